@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Generate build.ninja for rzup-extract.
+
+Modelled on ninja's own configure.py: a plain script, sources listed by name,
+dependencies found with pkg-config, and a `configure` rule with generator = 1
+so build.ninja regenerates itself when this script changes.
+
+    python3 configure.py [--debug] [--asan] [--builddir DIR] [--output FILE]
+
+CC, CFLAGS and LDFLAGS from the environment are honoured and recorded.
+"""
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+# ---------------------------------------------------------------- sources
+FORMATS = ['rz_error', 'tar_parser', 'tar_path', 'decoder']
+PIPELINE = ['fs_sink', 'http_source', 'fd_source', 'digest', 'list_sink',
+            'extract']
+MAIN = 'pipeline/main'
+
+# Unit tests: tests/NAME.c, linked with the library.
+UNIT_TESTS = ['test_rz_error', 'test_tar_parser', 'test_tar_path',
+              'test_decoder', 'test_digest', 'test_fs_sink']
+# Helper programs the tests use (tests/ or tools/), linked with the library.
+TEST_PROGRAMS = ['tests/libtar_ref', 'tools/libtar_write']
+
+
+class Writer:
+    """The few parts of ninja_syntax.py this script needs."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def line(self, text=''):
+        self.out.write(text + '\n')
+
+    def comment(self, text):
+        self.line('# ' + text)
+
+    def variable(self, key, value, indent=0):
+        if isinstance(value, list):
+            value = ' '.join(v for v in value if v)
+        self.line('  ' * indent + '%s = %s' % (key, value))
+
+    def rule(self, name, command, description=None, depfile=None,
+             generator=False, pool=None, restat=False, deps=None):
+        self.line('rule ' + name)
+        self.variable('command', command, 1)
+        if description:
+            self.variable('description', description, 1)
+        if depfile:
+            self.variable('depfile', depfile, 1)
+        if deps:
+            self.variable('deps', deps, 1)
+        if generator:
+            self.variable('generator', '1', 1)
+        if pool:
+            self.variable('pool', pool, 1)
+        if restat:
+            self.variable('restat', '1', 1)
+        self.line()
+
+    def build(self, outputs, rule, inputs=None, implicit=None,
+              order_only=None, variables=None):
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        inputs = inputs or []
+        inputs = inputs if isinstance(inputs, list) else [inputs]
+        text = 'build %s: %s' % (' '.join(outputs), ' '.join([rule] + inputs))
+        if implicit:
+            text += ' | ' + ' '.join(implicit)
+        if order_only:
+            text += ' || ' + ' '.join(order_only)
+        self.line(text)
+        for k, v in (variables or {}).items():
+            self.variable(k, v, 1)
+        self.line()
+
+    def default(self, targets):
+        self.line('default ' + ' '.join(targets))
+
+
+def pkg_config(pkgs, what):
+    try:
+        out = subprocess.run(['pkg-config', what] + pkgs, check=True,
+                             capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        msg = getattr(e, 'stderr', '') or str(e)
+        sys.exit('configure.py: pkg-config %s failed: %s\n'
+                 'Install the -dev packages (see README.md).' % (
+                     ' '.join(pkgs), msg.strip()))
+    return shlex.split(out)
+
+
+def have_header_and_lib(cc, header, lib):
+    """libtar ships no .pc file: compile and link a one-line program."""
+    src = '#include <stddef.h>\n#include <%s>\nint main(void){return 0;}\n' % header
+    try:
+        r = subprocess.run(shlex.split(cc) + ['-x', 'c', '-', '-o', os.devnull,
+                                              '-l' + lib],
+                           input=src, capture_output=True, text=True)
+    except OSError:
+        return False
+    return r.returncode == 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--debug', action='store_true',
+                    help='-O0 -g, assertions on')
+    ap.add_argument('--asan', action='store_true',
+                    help='AddressSanitizer + UndefinedBehaviorSanitizer')
+    ap.add_argument('--builddir', default='build',
+                    help='where objects and test programs go (default: build)')
+    ap.add_argument('--output', default='build.ninja',
+                    help='the ninja file to write (default: build.ninja)')
+    ap.add_argument('--binary', default='rzup-extract',
+                    help='path of the tool (default: ./rzup-extract)')
+    args = ap.parse_args()
+
+    cc = os.environ.get('CC', 'cc')
+    env_cflags = os.environ.get('CFLAGS', '')
+    env_ldflags = os.environ.get('LDFLAGS', '')
+
+    required = ['libcurl', 'zlib', 'libcrypto', 'yaml-0.1']
+    cflags_deps = pkg_config(required, '--cflags')
+    libs = pkg_config(required, '--libs')
+    print('configure.py: found ' + ', '.join(
+        '%s %s' % (p, subprocess.run(['pkg-config', '--modversion', p],
+                                     capture_output=True, text=True).stdout.strip())
+        for p in required))
+    if not have_header_and_lib(cc, 'libtar.h', 'tar'):
+        sys.exit('configure.py: libtar not found (apt-get install libtar-dev)')
+    print('configure.py: found libtar (header and library)')
+
+    cflags = ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Wshadow',
+              '-Wstrict-prototypes', '-Wmissing-prototypes', '-Wvla',
+              '-Wno-unused-parameter', '-pthread']
+    ldflags = ['-pthread']
+    if args.debug:
+        cflags += ['-O0', '-g3']
+    else:
+        cflags += ['-O2', '-g', '-DNDEBUG']
+    if args.asan:
+        san = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all',
+               '-fno-omit-frame-pointer']
+        cflags += san
+        ldflags += san
+    cflags += cflags_deps
+
+    b = args.builddir
+    out = open(args.output + '.tmp', 'w')
+    n = Writer(out)
+    n.comment('This file is generated by configure.py; do not edit.')
+    n.comment('configure.py arguments: ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]))
+    n.comment('CC=%s CFLAGS=%s LDFLAGS=%s' % (cc, env_cflags, env_ldflags))
+    n.line('ninja_required_version = 1.3')
+    n.line()
+    n.variable('builddir', b)
+    n.variable('cc', cc)
+    n.variable('cflags', cflags + shlex.split(env_cflags))
+    n.variable('ldflags', ldflags + shlex.split(env_ldflags))
+    n.variable('libs', libs)
+    n.line()
+    n.rule('cc', '$cc -MMD -MF $out.d $cflags -c $in -o $out',
+           description='CC $out', depfile='$out.d', deps='gcc')
+    n.rule('ar', 'rm -f $out && ar crs $out $in', description='AR $out')
+    n.rule('link', '$cc $ldflags -o $out $in $libs $extra_libs',
+           description='LINK $out')
+    n.rule('test', 'python3 tests/run.py --builddir $builddir --binary $binary',
+           description='TEST', pool='console')
+    configure_args = ' '.join(shlex.quote(a) for a in sys.argv[1:])
+    n.rule('configure',
+           'CC=%s CFLAGS=%s LDFLAGS=%s python3 configure.py %s' % (
+               shlex.quote(cc), shlex.quote(env_cflags),
+               shlex.quote(env_ldflags), configure_args),
+           description='CONFIGURE', generator=True)
+
+    def obj(src):
+        return '%s/obj/%s.o' % (b, src)
+
+    lib_objs = []
+    for s in FORMATS:
+        n.build(obj('formats/' + s), 'cc', 'formats/%s.c' % s)
+        lib_objs.append(obj('formats/' + s))
+    for s in PIPELINE:
+        n.build(obj('pipeline/' + s), 'cc', 'pipeline/%s.c' % s)
+        lib_objs.append(obj('pipeline/' + s))
+    lib = '%s/librzup.a' % b
+    n.build(lib, 'ar', lib_objs)
+
+    n.build(obj(MAIN), 'cc', MAIN + '.c')
+    n.build(args.binary, 'link', [obj(MAIN), lib])
+
+    test_bins = []
+    for t in UNIT_TESTS:
+        n.build(obj('tests/' + t), 'cc', 'tests/%s.c' % t)
+        exe = '%s/tests/%s' % (b, t)
+        n.build(exe, 'link', [obj('tests/' + t), lib])
+        test_bins.append(exe)
+    for p in TEST_PROGRAMS:
+        n.build(obj(p), 'cc', p + '.c')
+        exe = '%s/%s' % (b, p)
+        n.build(exe, 'link', [obj(p), lib], variables={'extra_libs': '-ltar'})
+        test_bins.append(exe)
+
+    n.build('tests', 'phony', test_bins)
+    n.build('test', 'test', implicit=[args.binary] + test_bins,
+            variables={'binary': args.binary})
+    n.build(args.output, 'configure', implicit=['configure.py'])
+    n.default([args.binary])
+    out.close()
+    os.replace(args.output + '.tmp', args.output)
+    print('configure.py: wrote %s (builddir %s%s%s)' % (
+        args.output, b, ', debug' if args.debug else '',
+        ', asan+ubsan' if args.asan else ''))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install everything rzup-extract needs to build and test on Debian 12.
+# Used by .ci/run and by the README's set-up commands.
+set -euo pipefail
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    build-essential ninja-build pkg-config python3 ca-certificates \
+    libcurl4-openssl-dev zlib1g-dev libssl-dev libyaml-dev libtar-dev \
+    curl openssl nginx-light libarchive-tools tar gzip >/dev/null

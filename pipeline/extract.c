@@ -1,0 +1,178 @@
+/*
+ * extract.c: wires the stages of one run together and orders the end of the
+ * stream: verify, finish, publish, or abort.
+ */
+#include "extract.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../formats/decoder.h"
+#include "../formats/tar_parser.h"
+#include "digest.h"
+#include "list_sink.h"
+
+/* Below this many decoded bytes the ratio check stays quiet: tiny archives
+ * of zeros compress absurdly well and are harmless. */
+#define RATIO_MIN_BYTES (1u << 20)
+
+struct run {
+    const struct extract_options *o;
+    struct rz_error *err;
+    struct sha256_tap tap;
+    bool tap_on;
+    struct decoder dec;
+    struct tar_parser tar;
+    struct fs_sink *fs;
+    struct list_sink list;
+    uint64_t raw_bytes;
+    uint64_t archive_bytes;
+};
+
+static int check_stop(struct run *r)
+{
+    if (r->o->stop && *r->o->stop)
+        return rz_error_set(r->err, RZ_E_INTERRUPTED, 0, RZ_OFF_RAW,
+                            r->raw_bytes, NULL, 0, NULL);
+    return 0;
+}
+
+/* First stage: count raw bytes, honour the stop flag, feed tap or decoder. */
+static int raw_push(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct run *r = ctx;
+    if (r->err->code != RZ_E_OK || check_stop(r) < 0)
+        return -1;
+    r->raw_bytes += len;
+    if (r->tap_on)
+        return sha256_tap_push(&r->tap, buf, len);
+    return decoder_push(&r->dec, buf, len);
+}
+
+static int tap_to_decoder(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct run *r = ctx;
+    return decoder_push(&r->dec, buf, len);
+}
+
+/* Between decoder and parser: count archive bytes, check --max-ratio. */
+static int decoded_push(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct run *r = ctx;
+    uint64_t ratio = r->o->max_ratio;
+    r->archive_bytes += len;
+    if (ratio && r->archive_bytes > RATIO_MIN_BYTES
+        && r->archive_bytes / ratio > r->dec.in_bytes)
+        return rz_error_set(r->err, RZ_E_LIMIT_RATIO, 0, RZ_OFF_RAW,
+                            r->dec.in_bytes, NULL, 0,
+                            "%" PRIu64 " bytes decoded from %" PRIu64
+                            " (limit %" PRIu64 ":1)", r->archive_bytes,
+                            r->dec.in_bytes, ratio);
+    return tar_parser_push(&r->tar, buf, len);
+}
+
+static int run_source(struct run *r)
+{
+    const struct extract_options *o = r->o;
+    if (source_is_url(o->source)) {
+        struct http_source_options h = o->http;
+        h.url = o->source;
+        return http_source_run(&h, raw_push, r, o->stop, NULL, r->err);
+    }
+    if (strcmp(o->source, "-") == 0)
+        return fd_source_run(STDIN_FILENO, raw_push, r, o->stop, NULL, r->err);
+    int fd = open(o->source, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rz_error_set(r->err, RZ_E_IO_READ, errno, RZ_OFF_NONE, 0,
+                            NULL, 0, "%s", o->source);
+    int rc = fd_source_run(fd, raw_push, r, o->stop, NULL, r->err);
+    close(fd);
+    return rc;
+}
+
+static int setup(struct run *r)
+{
+    const struct extract_options *o = r->o;
+    const struct tar_callbacks *cb = &list_sink_callbacks;
+    void *sink_ctx = &r->list;
+
+    if (o->list) {
+        list_sink_init(&r->list, o->list_out, o->verbose, r->err);
+    } else {
+        if (fs_sink_new(&r->fs, &o->sink, r->err) < 0)
+            return -1;
+        cb = &fs_sink_callbacks;
+        sink_ctx = r->fs;
+    }
+    if (tar_parser_init(&r->tar, cb, sink_ctx, r->err, o->tar_flags) < 0)
+        return -1;
+    if (decoder_init(&r->dec, decoded_push, r, r->err) < 0)
+        return -1;
+    if (o->have_sha256) {
+        if (sha256_tap_init(&r->tap, tap_to_decoder, r, r->err) < 0)
+            return -1;
+        r->tap_on = true;
+    }
+    return 0;
+}
+
+static int finish(struct run *r)
+{
+    if (r->tap_on && sha256_tap_verify(&r->tap, r->o->sha256) < 0)
+        return -1;
+    if (decoder_finish(&r->dec) < 0 || tar_parser_finish(&r->tar) < 0)
+        return -1;
+    if (check_stop(r) < 0)
+        return -1;
+    if (r->fs && (fs_sink_finish(r->fs) < 0 || check_stop(r) < 0
+                  || fs_sink_publish(r->fs) < 0))
+        return -1;
+    return 0;
+}
+
+static void teardown(struct run *r, struct extract_stats *st)
+{
+    if (st) {
+        st->raw_bytes = r->raw_bytes;
+        st->archive_bytes = r->archive_bytes;
+        st->entries = r->fs ? fs_sink_entries(r->fs) : r->list.entries;
+        st->file_bytes = r->fs ? fs_sink_bytes(r->fs) : r->list.bytes;
+        st->format = decoder_name(&r->dec);
+    }
+    if (r->fs) {
+        if (r->err->code != RZ_E_OK)
+            fs_sink_abort(r->fs);
+        fs_sink_free(r->fs);
+    }
+    if (r->tap_on)
+        sha256_tap_free(&r->tap);
+    decoder_free(&r->dec);
+    tar_parser_free(&r->tar);
+}
+
+int extract_run(const struct extract_options *o, struct extract_stats *st,
+                struct rz_error *err)
+{
+    struct run *r = calloc(1, sizeof *r);
+    int rc;
+    if (!r)
+        return rz_error_set(err, RZ_E_NOMEM, ENOMEM, RZ_OFF_NONE, 0, NULL, 0,
+                            NULL);
+    r->o = o;
+    r->err = err;
+    rc = setup(r);
+    if (rc == 0)
+        rc = run_source(r);
+    if (rc == 0)
+        rc = finish(r);
+    if (rc < 0 && err->code == RZ_E_OK)
+        rz_error_set(err, RZ_E_INTERNAL, 0, RZ_OFF_NONE, 0, NULL, 0,
+                     "a stage failed without saying why");
+    teardown(r, st);
+    free(r);
+    return err->code == RZ_E_OK ? 0 : -1;
+}

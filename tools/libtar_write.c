@@ -1,0 +1,35 @@
+/*
+ * libtar_write: write a tar archive of a directory tree with libtar, so the
+ * conformance tests include archives from a tar implementation we did not
+ * write (GNU long names, TAR_GNU option).
+ *
+ *   libtar_write OUT.tar DIR NAME    archive DIR/NAME as NAME
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libtar.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    TAR *t;
+    char real[4096];
+
+    if (argc != 4) {
+        fprintf(stderr, "usage: libtar_write OUT.tar DIR NAME\n");
+        return 2;
+    }
+    snprintf(real, sizeof real, "%s/%s", argv[2], argv[3]);
+    if (tar_open(&t, argv[1], NULL, O_WRONLY | O_CREAT | O_TRUNC, 0644,
+                 TAR_GNU) != 0) {
+        fprintf(stderr, "libtar_write: %s: %s\n", argv[1], strerror(errno));
+        return 1;
+    }
+    if (tar_append_tree(t, real, argv[3]) != 0 || tar_append_eof(t) != 0) {
+        fprintf(stderr, "libtar_write: %s: %s\n", real, strerror(errno));
+        tar_close(t);
+        return 1;
+    }
+    return tar_close(t) == 0 ? 0 : 1;
+}

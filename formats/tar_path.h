@@ -13,13 +13,22 @@
  *   - then `strip` leading components are removed (--strip-components).
  * Returns TAR_PATH_OK with the result in out (NUL-terminated, no leading,
  * trailing or doubled '/'), TAR_PATH_ROOT when the name is the root itself
- * ("." or "./" or "/"), TAR_PATH_SKIP when stripping removed every
- * component, or -1 with *err filled (entry name and `offset` recorded).
+ * ("." or "./" or "/") and strip is 0, TAR_PATH_SKIP when stripping removed
+ * every component (the root itself counts as nothing left when strip > 0),
+ * or -1 with *err filled (entry name and `offset` recorded).  The limits
+ * apply to the raw name (its length) and to its real components (those
+ * left after dropping "" and "."), before stripping.  The output is never
+ * longer than the input, so out_size >= len + 1 always suffices; a smaller
+ * buffer that turns out too short gives RZ_E_POL_NAME_TOO_LONG.  On every
+ * return *had_slash tells whether the raw name began with '/'.
  *
  * tar_link_escapes is the lexical symlink check: true if `target`, resolved
  * from the directory that contains `link_path` (a normalized path), is
- * absolute or climbs above the root at any point.  It does not know about
- * other symlinks; the sink checks chains against the real tree.
+ * absolute or climbs above the root at any point (so "../d/x" from a link
+ * at the top escapes even if d is the destination's own name).  An empty
+ * target does not escape.  It
+ * does not know about other symlinks; the sink checks chains against the
+ * real tree.
  */
 #ifndef RZ_TAR_PATH_H
 #define RZ_TAR_PATH_H

@@ -131,7 +131,11 @@ class Context:
 
     def gnu_tar_extract(self, archive, *extra):
         ref = self.mkdtemp('ref')
-        subprocess.run(['tar', '-xf', archive, '-C', ref] + list(extra), check=True)
+        # --delay-directory-restore: bsdtar archives list a directory's
+        # entries out of order, and without it GNU tar leaves those
+        # directories with the time of extraction instead of the archive's.
+        subprocess.run(['tar', '--delay-directory-restore', '-xf', archive,
+                        '-C', ref] + list(extra), check=True)
         return ref
 
     def assert_no_staging(self, parent):

@@ -36,7 +36,18 @@ def test_multimember_gzip(ctx):
 
 
 def test_strip_components_matches_gnu_tar(ctx):
-    _extract_and_compare(ctx, ctx.fixture('pax.tar.gz'), '--strip-components=2')
+    _extract_and_compare(ctx, ctx.fixture('pax.tar.gz'), '--strip-components=1')
+
+
+def test_strip_components_cannot_make_a_link_escape(ctx):
+    # top/unicode/link_up -> ../exec.sh is inside the tree; stripped of two
+    # components it becomes link_up -> ../exec.sh, which points outside.
+    # GNU tar creates it; we refuse, and publish nothing.
+    dest = ctx.path('out')
+    r = ctx.run('--strip-components=2', '-C', dest, ctx.fixture('pax.tar.gz'))
+    assert r.rc == 6, r
+    assert 'symlink points outside' in r.err and 'link_up' in r.err, r.err
+    assert not os.path.exists(dest)
 
 
 def test_stdin_pipe(ctx):

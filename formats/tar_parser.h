@@ -1,10 +1,10 @@
 /*
- * tar_parser.h: a push parser for tar streams (ustar, GNU, pax).
+ * tar_parser.h: a push parser for tar streams (ustar, GNU, pax, v7).
  *
  * The caller owns a struct tar_parser (embed it anywhere), and feeds the
  * uncompressed tar stream with tar_parser_push in pieces of any size, down to
  * one byte; the events delivered are identical for every split.  The parser
- * never pulls input and never blocks.
+ * never pulls input and never blocks.  len == 0 is legal and does nothing.
  *
  * Events are delivered through struct tar_callbacks:
  *   entry_begin(ctx, entry)   once per archive member, after all its headers
@@ -12,35 +12,87 @@
  *                             `entry` and the strings it points to are valid
  *                             until entry_end returns.
  *   entry_data(ctx, buf, len) zero or more times, regular files only
- *                             (TAR_REG), with the member's data in order.  The
- *                             buffer is borrowed: it points into the caller's
- *                             input whenever possible (no copy).  Padding to
- *                             512 bytes is never delivered.  Data of other
- *                             types (e.g. a dir with size > 0) is skipped.
- *   entry_end(ctx)            once after the last data byte.
+ *                             (TAR_REG), with the member's data in order,
+ *                             len > 0.  The buffer is borrowed: it always
+ *                             points into the buffer passed to
+ *                             tar_parser_push (no copy).  Padding to 512
+ *                             bytes is never delivered.  Data of other types
+ *                             (a dir or link with size > 0, TAR_OTHER) is
+ *                             skipped: entry->size says how much.
+ *   entry_end(ctx)            once after the last data byte (before the
+ *                             padding).
  * A callback returns 0 to continue or -1 to stop; it must fill the shared
- * struct rz_error first.  The parser then stops for good (sticky).
+ * struct rz_error first (if it does not, RZ_E_INTERNAL is recorded).  The
+ * parser then stops for good: push and finish return -1 from then on, as
+ * they do whenever err->code is already set by any stage.
  *
- * Strictness (POLICY.md rule 13-15): checksums must match (signed or unsigned
- * sum accepted, as every tar does); numeric fields are octal (space/NUL
- * terminated) or non-negative GNU base-256; pax records are "LEN key=value\n"
- * with LEN exact, total extended data per entry at most TAR_EXT_MAX bytes;
- * GNU long names/links at most TAR_EXT_MAX; an extension header must be
- * followed by a real entry; a pax path or linkpath containing a NUL byte is
- * refused (RZ_E_POL_NUL_NAME).  Memory for extension data grows only as the
- * bytes actually arrive, never from a header-declared size.
+ * What the header fields become:
+ *   - path: pax 'path' > GNU 'L' > ustar prefix '/' name (the prefix only
+ *     with the POSIX magic "ustar\0"; old GNU "ustar  \0" uses that area
+ *     for other things; v7 headers have no magic).  A GNU long name ends at
+ *     its first NUL.  linkpath likewise: pax 'linkpath' > GNU 'K' > header.
+ *   - size, uid, gid, mtime: pax 'x' > pax 'g' > header (POSIX: global
+ *     records act as if repeated in every later 'x').  'size' is taken from
+ *     'x' only; global path/linkpath/size are ignored.  mtime keeps up to 9
+ *     fraction digits in mtime_nsec; "-1.25" is mtime -2, nsec 750000000.
+ *     uname/gname: 'x' > 'g' > header (ustar and GNU only).  A pax record
+ *     with an empty value removes that key (the next level applies again).
+ *     Unknown pax keys are ignored; any GNU.sparse.* key makes the entry
+ *     TAR_OTHER (its data is a sparse map, not the file).
+ *   - type: see enum tar_type.  '0' or '\0' whose path ends in '/' is a
+ *     directory.  Old GNU sparse 'S' is TAR_OTHER; its extension blocks are
+ *     consumed so the stream stays in step.
+ *   - mode is masked to 07777; devmajor/devminor are read for TAR_CHR and
+ *     TAR_BLK only (other writers leave junk there).
+ *   - an all-blank numeric field reads as 0.
  *
- * End of archive: two consecutive zero blocks.  After them, remaining input
- * must be zero bytes (GNU tar pads to a 10240-byte record) unless
- * TAR_PARSER_LENIENT_TRAILER is set, in which case anything is ignored.
- * tar_parser_finish fails with RZ_E_TAR_TRUNCATED inside an entry or header,
- * or RZ_E_TAR_NO_EOA when the stream stops at an entry boundary without the
- * end-of-archive blocks.
+ * Strictness (POLICY.md rules 13-15) and the errors it gives:
+ *   RZ_E_TAR_CHECKSUM     checksum field not octal, or neither the unsigned
+ *                         nor the signed sum matches; also a lone zero block
+ *                         followed by a non-zero block (a zero block is not a
+ *                         valid header; GNU tar would silently stop there).
+ *   RZ_E_TAR_NUMBER       a numeric header field that is not octal (space or
+ *                         NUL terminated), a negative base-256 number, or a
+ *                         value over 2^63-1 (device numbers: over 2^32-1).
+ *                         The detail names the field and shows its bytes.
+ *   RZ_E_TAR_PAX          a malformed pax record ("LEN key=value\n" with
+ *                         LEN exact, value may hold '='; no trailing bytes),
+ *                         or a pax size/uid/gid that is not a decimal number
+ *                         up to 2^63-1, or an mtime that is not [-]D[.D].
+ *   RZ_E_POL_NUL_NAME     a NUL byte in a pax path or linkpath.
+ *   RZ_E_TAR_PAX_TOO_BIG / RZ_E_TAR_LONGNAME_TOO_BIG
+ *                         an 'x'/'g' or 'L'/'K' header declaring more than
+ *                         TAR_EXT_MAX bytes, or 'x'+'L'+'K' for one entry
+ *                         declaring more than TAR_EXT_MAX together.  This
+ *                         fails on the header block itself: memory for
+ *                         extension data grows only as bytes arrive, never
+ *                         from a declared size.
+ *   RZ_E_TAR_ORPHAN_EXT   an 'x', 'L' or 'K' followed by a zero block or by
+ *                         the end of input (a 'g' alone is fine).
+ *   RZ_E_TAR_TRAILING     a non-zero byte after the end-of-archive blocks
+ *                         (offset: that byte), unless
+ *                         TAR_PARSER_LENIENT_TRAILER, which ignores all input
+ *                         after them.  Zero bytes there are always fine (GNU
+ *                         tar pads to a 10240-byte record).
+ *   RZ_E_TAR_TRUNCATED    (finish) input ended inside a header block,
+ *                         extension data, member data or padding; the detail
+ *                         says which and how many bytes are missing, e.g.
+ *                         "in the data of X, N bytes missing".
+ *   RZ_E_TAR_NO_EOA       (finish) input ended at a member boundary without
+ *                         two zero blocks (one zero block is not enough).
+ *   RZ_E_INTERNAL         push after finish; a callback's silent -1.
+ *   RZ_E_NOMEM            growing an extension buffer failed.
  *
- * Offsets in errors are RZ_OFF_ARCHIVE: the byte of the uncompressed stream
- * where the offending header (or the truncation) starts.
+ * Offsets in errors are RZ_OFF_ARCHIVE: the offending header block (for
+ * pax errors the 'x'/'g' header, for truncation the member's first header;
+ * the detail adds where the input ended).  err->entry names the member when
+ * it is known.  entry->offset is the member's first header, its 'x'/'L'/'K'
+ * if any ('g' headers belong to no member).
  *
- * No I/O; allocation only in init and bounded growth of the extension buffer.
+ * Sizes up to 2^63-1 are handled without overflow.  No I/O.  Allocation:
+ * none in init; the extension buffer and pending long names grow as bytes
+ * arrive, up to TAR_EXT_MAX + 1 each, and are reused for later entries
+ * until tar_parser_free.
  */
 #ifndef RZ_TAR_PARSER_H
 #define RZ_TAR_PARSER_H
@@ -90,17 +142,35 @@ struct tar_callbacks {
 
 #define TAR_PARSER_LENIENT_TRAILER 0x1u
 
+/* Private: an owned, NUL-terminated byte string. */
+struct tar_text {
+    char *s;
+    size_t len, cap;
+};
+
+/* Private: the attributes of one pax header ('x') or of the global ones. */
+struct tar_pax {
+    unsigned have;            /* TAR_PAX_* bits of the keys present */
+    bool sparse;              /* a GNU.sparse.* key was present */
+    uint64_t size, uid, gid;
+    int64_t mtime;
+    uint32_t mtime_nsec;
+    struct tar_text path, linkpath, uname, gname;
+};
+
 /* Opaque to callers except for its size; fields are the parser's own. */
 struct tar_parser {
-    /* state machine */
-    int state;
+    int state;                /* enum tar_state in tar_parser.c */
     struct rz_error *err;
     const struct tar_callbacks *cb;
     void *ctx;
     unsigned flags;
     uint64_t offset;          /* bytes consumed so far */
-    uint64_t entry_offset;    /* offset of current member's first header */
-    /* current header block being assembled */
+    uint64_t hdr_offset;      /* offset of the block in `block` */
+    uint64_t ext_offset;      /* offset of the extension header being read */
+    uint64_t zero_offset;     /* offset of the first end-of-archive block */
+    uint64_t member_offset;   /* offset of the current member's first header */
+    /* the header (or GNU sparse) block being assembled */
     uint8_t block[TAR_BLOCK];
     size_t block_fill;
     uint64_t remaining;       /* data or extension bytes still to come */
@@ -108,25 +178,18 @@ struct tar_parser {
     int zero_blocks;          /* consecutive zero blocks seen */
     /* extension data ('x', 'g', 'L', 'K') being collected */
     char ext_type;
-    uint8_t *ext;             /* grows up to TAR_EXT_MAX */
+    uint8_t *ext;             /* grows as bytes arrive, up to TAR_EXT_MAX+1 */
     size_t ext_len, ext_cap;
-    /* pending overrides for the next entry */
-    char *long_name, *long_link;      /* GNU L / K, owned */
-    size_t long_name_len, long_link_len;
-    char *pax_path, *pax_linkpath;    /* owned */
-    size_t pax_path_len, pax_linkpath_len;
-    char *pax_uname, *pax_gname;
-    unsigned pax_have;        /* bitmask of pax numeric keys present */
-    uint64_t pax_size, pax_uid, pax_gid;
-    int64_t pax_mtime; uint32_t pax_mtime_nsec;
-    /* global pax defaults ('g') */
-    unsigned glob_have;
-    uint64_t glob_uid, glob_gid;
-    int64_t glob_mtime; uint32_t glob_mtime_nsec;
-    char *glob_uname, *glob_gname;
+    uint64_t ext_total;       /* extension bytes declared for this entry */
+    bool ext_pending;         /* an 'x', 'L' or 'K' awaits its entry */
+    bool ext_padding;         /* the padding being skipped follows one */
+    /* pending overrides for the next entry, and global pax defaults */
+    struct tar_text long_name, long_link; /* GNU 'L' / 'K' */
+    bool have_long_name, have_long_link;
+    struct tar_pax pax, glob;
     /* the entry being delivered, and storage for its short names */
     struct tar_entry entry;
-    char name_buf[256 + 1 + 155 + 1]; /* prefix '/' name */
+    char name_buf[155 + 1 + 100 + 1]; /* prefix '/' name */
     char link_buf[100 + 1];
     char uname_buf[32 + 1], gname_buf[32 + 1];
     bool ended;               /* end-of-archive seen */

@@ -254,6 +254,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
     }
     c->o.sink.verbose = c->o.verbose;
     c->o.http.verbose = c->o.verbose;
+    if (c->o.http.insecure)
+        warn(c, "--insecure: the server's TLS certificate is not verified");
     return -1;
 }
 

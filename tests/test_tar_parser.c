@@ -1,0 +1,1418 @@
+/*
+ * test_tar_parser.c: the tar push parser against hand-built archives, and
+ * against real ones.
+ *
+ * Every archive built here is also fed whole, one byte at a time and split
+ * in two at every offset; the event log (what the callbacks saw, data
+ * reduced to a CRC) must be the same each way.  Every prefix of it must fail
+ * (unless it already holds the end-of-archive blocks) and its log must be a
+ * prefix of the full log: the parser may not invent or lose events.
+ *
+ *   test_tar_parser                 run the tests (and $RZ_FIXTURES/ *.tar)
+ *   test_tar_parser --dump F.tar    print the canonical listing of F.tar,
+ *                                   the same format as tests/libtar_ref
+ */
+#include "check.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+#include "../formats/tar_parser.h"
+
+/* ------------------------------------------------------------ strings */
+
+struct sbuf {
+    char *s;
+    size_t len, cap;
+};
+
+static void sb_grow(struct sbuf *b, size_t more)
+{
+    if (b->len + more + 1 <= b->cap)
+        return;
+    while (b->len + more + 1 > b->cap)
+        b->cap = b->cap ? b->cap * 2 : 256;
+    b->s = realloc(b->s, b->cap);
+    if (!b->s)
+        abort();
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    sb_grow(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static void sb_put(struct sbuf *b, const void *p, size_t n)
+{
+    sb_grow(b, n);
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+/* ------------------------------------------------------------ archives */
+
+static void octal(uint8_t *f, size_t n, uint64_t v)
+{
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%0*" PRIo64, (int)(n - 1), v);
+    memcpy(f, tmp, n - 1);
+    f[n - 1] = '\0';
+}
+
+/* GNU style: six digits, NUL, space. */
+static void hdr_sum(uint8_t *b)
+{
+    unsigned s = 0;
+    memset(b + 148, ' ', 8);
+    for (int i = 0; i < 512; i++)
+        s += b[i];
+    snprintf((char *)b + 148, 7, "%06o", s);
+    b[155] = ' ';
+}
+
+/* A valid ustar header. */
+static void hdr(uint8_t *b, char tf, const char *name, uint64_t size)
+{
+    memset(b, 0, 512);
+    memcpy(b, name, strlen(name) < 100 ? strlen(name) : 100);
+    octal(b + 100, 8, 0644);
+    octal(b + 108, 8, 1000);
+    octal(b + 116, 8, 100);
+    octal(b + 124, 12, size);
+    octal(b + 136, 12, 1700000000);
+    b[156] = (uint8_t)tf;
+    memcpy(b + 257, "ustar\0" "00", 8);
+    memcpy(b + 265, "user", 4);
+    memcpy(b + 297, "group", 5);
+    hdr_sum(b);
+}
+
+static void hdr_link(uint8_t *b, const char *link)
+{
+    memcpy(b + 157, link, strlen(link));
+    hdr_sum(b);
+}
+
+static void ar_block(struct sbuf *a, const uint8_t *b)
+{
+    sb_put(a, b, 512);
+}
+
+static void ar_data(struct sbuf *a, const void *d, size_t n)
+{
+    static const uint8_t zero[512];
+    sb_put(a, d, n);
+    sb_put(a, zero, (512 - n % 512) % 512);
+}
+
+static void ar_file(struct sbuf *a, char tf, const char *name,
+                    const char *data, size_t n)
+{
+    uint8_t b[512];
+    hdr(b, tf, name, n);
+    ar_block(a, b);
+    ar_data(a, data, n);
+}
+
+static void ar_end(struct sbuf *a)
+{
+    static const uint8_t zero[1024];
+    sb_put(a, zero, sizeof zero);
+}
+
+/* An extension header ('x', 'g', 'L', 'K') with its data. */
+static void ar_ext(struct sbuf *a, char tf, const void *d, size_t n)
+{
+    uint8_t b[512];
+    hdr(b, tf, tf == 'L' || tf == 'K' ? "././@LongLink" : "PaxHeader/f", n);
+    ar_block(a, b);
+    ar_data(a, d, n);
+}
+
+/* Append one pax record "LEN key=value\n" (LEN counts itself). */
+static void pax_rec(struct sbuf *r, const char *key, const char *val,
+                    size_t vlen)
+{
+    size_t body = 1 + strlen(key) + 1 + vlen + 1, len = body;
+    char digits[32];
+    for (;;) {
+        size_t d = (size_t)snprintf(digits, sizeof digits, "%zu", len);
+        if (d + body == len)
+            break;
+        len = d + body;
+    }
+    sb_printf(r, "%s %s=", digits, key);
+    sb_put(r, val, vlen);
+    sb_put(r, "\n", 1);
+}
+
+static void pax(struct sbuf *r, const char *key, const char *val)
+{
+    pax_rec(r, key, val, strlen(val));
+}
+
+/* ------------------------------------------------------------ event log */
+
+struct logger {
+    struct sbuf log;
+    uLong crc;
+    uint64_t got, want;
+    const uint8_t *in_lo, *in_hi;  /* the buffer being pushed */
+    int fail_at;                   /* entry_begin number that fails, or 0 */
+    bool fail_silently;            /* ...without recording an error */
+    bool compact;                  /* entries as a hash: big fixtures */
+    int begins;
+    struct rz_error *err;
+};
+
+static int on_begin(void *ctx, const struct tar_entry *e)
+{
+    struct logger *l = ctx;
+    char path[1024], link[1024];
+    if (++l->begins == l->fail_at) {
+        if (!l->fail_silently)
+            rz_error_set(l->err, RZ_E_POL_DOTDOT, 0, RZ_OFF_ARCHIVE,
+                         e->offset, e->path, e->path_len, "test");
+        return -1;
+    }
+    if (l->compact) {
+        uint64_t nums[] = {e->type, (uint64_t)e->typeflag, e->size, e->mode,
+                           (uint64_t)e->mtime, e->mtime_nsec, e->uid, e->gid,
+                           e->devmajor, e->devminor, e->offset};
+        uLong h = crc32(0, (const Bytef *)nums, sizeof nums);
+        h = crc32(h, (const Bytef *)e->path, (uInt)e->path_len + 1);
+        h = crc32(h, (const Bytef *)e->linkpath, (uInt)e->linkpath_len + 1);
+        h = crc32(h, (const Bytef *)e->uname, (uInt)strlen(e->uname) + 1);
+        h = crc32(h, (const Bytef *)e->gname, (uInt)strlen(e->gname) + 1);
+        sb_printf(&l->log, "B %08lx\n", h);
+        goto out;
+    }
+    rz_escape(e->path, e->path_len, path, sizeof path);
+    rz_escape(e->linkpath, e->linkpath_len, link, sizeof link);
+    CHECK(strlen(e->path) == e->path_len);
+    sb_printf(&l->log, "B %d '%c' %s -> %s size=%" PRIu64 " mode=%04o"
+              " mtime=%" PRId64 ".%09u uid=%" PRIu64 " gid=%" PRIu64
+              " u=%s g=%s dev=%u,%u off=%" PRIu64 "\n", (int)e->type,
+              e->typeflag ? e->typeflag : '0', path, link, e->size,
+              (unsigned)e->mode, e->mtime, (unsigned)e->mtime_nsec, e->uid,
+              e->gid, e->uname, e->gname, (unsigned)e->devmajor,
+              (unsigned)e->devminor, e->offset);
+out:
+    l->crc = crc32(0, NULL, 0);
+    l->got = 0;
+    l->want = e->type == TAR_REG ? e->size : 0;
+    return 0;
+}
+
+static int on_data(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct logger *l = ctx;
+    /* passed through, not copied: it points into the pushed buffer */
+    CHECK(l->in_lo && buf >= l->in_lo && buf + len <= l->in_hi);
+    CHECK(len > 0);
+    l->crc = crc32(l->crc, buf, (uInt)len);
+    l->got += len;
+    return 0;
+}
+
+static int on_end(void *ctx)
+{
+    struct logger *l = ctx;
+    CHECK_EQ_INT(l->got, l->want);
+    sb_printf(&l->log, "E n=%" PRIu64 " crc=%08lx\n", l->got, l->crc);
+    return 0;
+}
+
+static const struct tar_callbacks log_cb = {on_begin, on_data, on_end};
+
+static int push(struct tar_parser *p, struct logger *l, const uint8_t *b,
+                size_t n)
+{
+    int rc;
+    l->in_lo = b;
+    l->in_hi = b + n;
+    rc = tar_parser_push(p, b, n);
+    l->in_lo = l->in_hi = NULL;
+    return rc;
+}
+
+struct run_opts {
+    unsigned flags;
+    int fail_at;
+    bool fail_silently;
+    bool compact;
+};
+
+/* A piece of input, pushed whole or in `step`-byte pushes. */
+struct piece {
+    const uint8_t *p;
+    size_t n, step;
+};
+
+/*
+ * Push the pieces, then finish.  Returns the event log with a final "R ..."
+ * line describing the outcome; *eoa_at (if given) becomes the number of
+ * bytes after which tar_parser_at_end first turned true.
+ */
+static char *parse_pieces(const struct piece *pc, size_t npc,
+                          const struct run_opts *o, size_t *eoa_at)
+{
+    struct rz_error err;
+    struct tar_parser p;
+    struct logger l = {0};
+    int rc = 0, frc;
+    size_t total = 0;
+    rz_error_clear(&err);
+    l.err = &err;
+    l.fail_at = o ? o->fail_at : 0;
+    l.fail_silently = o && o->fail_silently;
+    l.compact = o && o->compact;
+    tar_parser_init(&p, &log_cb, &l, &err, o ? o->flags : 0);
+    for (size_t i = 0; i < npc && rc == 0; i++) {
+        for (size_t pos = 0; pos < pc[i].n && rc == 0;) {
+            size_t n = pc[i].step ? pc[i].step : pc[i].n - pos;
+            if (n > pc[i].n - pos)
+                n = pc[i].n - pos;
+            rc = push(&p, &l, pc[i].p + pos, n);
+            pos += n;
+            total += n;
+            if (eoa_at && *eoa_at == SIZE_MAX && tar_parser_at_end(&p))
+                *eoa_at = total;
+        }
+    }
+    frc = tar_parser_finish(&p);
+    if (rc < 0)
+        CHECK_EQ_INT(frc, -1);  /* sticky */
+    sb_printf(&l.log, "R %d %d %s off=%" PRIu64 " entry=%s detail=%s\n", rc,
+              frc, rz_code_name(err.code), err.offset, err.entry, err.detail);
+    tar_parser_free(&p);
+    return l.log.s;
+}
+
+/*
+ * Parse a[0..cut) split at `split`, the rest in `step`-byte pushes (0: at
+ * once).  Pieces are exact-size heap copies so ASan sees any overread.
+ */
+static char *parse(const uint8_t *a, size_t cut, size_t split, size_t step,
+                   const struct run_opts *o, size_t *eoa_at)
+{
+    uint8_t *head = malloc(split ? split : 1), *tail = malloc(cut - split + 1);
+    struct piece pc[2] = {{head, split, 0}, {tail, cut - split, step}};
+    char *log;
+    memcpy(head, a, split);
+    memcpy(tail, a + split, cut - split);
+    log = parse_pieces(pc, 2, o, eoa_at);
+    free(head);
+    free(tail);
+    return log;
+}
+
+/* Last "R " line start: the event part of a log ends there. */
+static const char *result_line(const char *log)
+{
+    const char *r = log, *last = log;
+    while ((r = strstr(r, "\nR ")) != NULL)
+        last = ++r;
+    return last;
+}
+
+static int log_prefix_ok(const char *log, const char *full)
+{
+    size_t n = (size_t)(result_line(log) - log);
+    return strncmp(log, full, n) == 0;
+}
+
+static bool result_ok(const char *log)
+{
+    return strncmp(result_line(log), "R 0 0 OK ", 9) == 0;
+}
+
+static int check_same(const char *what, size_t at, const char *got,
+                      const char *want)
+{
+    if (strcmp(got, want) == 0)
+        return 0;
+    fprintf(stderr, "  %s at %zu differs:\n--- got\n%s--- want\n%s", what, at,
+            got, want);
+    check_failures_in_test++;
+    return -1;
+}
+
+/*
+ * The split/byte/truncation checks over the given cut offsets (NULL: every
+ * offset).  Returns the whole-archive log (caller frees).
+ */
+static char *check_archive_at(const uint8_t *a, size_t n,
+                              const struct run_opts *o, const size_t *cuts,
+                              size_t ncuts)
+{
+    size_t eoa = SIZE_MAX;
+    uint8_t *full = malloc(n ? n : 1);
+    struct piece pc[2] = {{full, n, 0}, {full, n, 1}};
+    memcpy(full, a, n);
+    char *whole = parse_pieces(&pc[0], 1, o, NULL);
+    char *bytes = parse_pieces(&pc[1], 1, o, &eoa);
+    check_same("byte at a time", 0, bytes, whole);
+    free(bytes);
+    for (size_t i = 0; i < (cuts ? ncuts : n + 1); i++) {
+        size_t k = cuts ? cuts[i] : i;
+        /* the head is an exact-size copy, the tail ends where `full` does */
+        uint8_t *head = malloc(k ? k : 1);
+        memcpy(head, a, k);
+        pc[0] = (struct piece){head, k, 0};
+        pc[1] = (struct piece){full + k, n - k, 0};
+        char *s = parse_pieces(pc, 2, o, NULL);
+        char *t = parse_pieces(pc, 1, o, NULL);
+        free(head);
+        int bad = check_same("split", k, s, whole);
+        if (k < eoa && result_ok(t)) {
+            fprintf(stderr, "  truncated at %zu of %zu succeeded\n", k, n);
+            check_failures_in_test++;
+            bad = 1;
+        }
+        if (k < n && !log_prefix_ok(t, whole)) {
+            fprintf(stderr, "  truncated at %zu: events not a prefix:\n%s", k, t);
+            check_failures_in_test++;
+            bad = 1;
+        }
+        if (k >= eoa && result_ok(whole))
+            bad |= check_same("truncated after EOA", k, t, whole);
+        free(s);
+        free(t);
+        if (bad)
+            break;   /* one report is enough */
+    }
+    free(full);
+    return whole;
+}
+
+static char *check_archive(const struct sbuf *a, const struct run_opts *o)
+{
+    return check_archive_at((const uint8_t *)a->s, a->len, o, NULL, 0);
+}
+
+/* Check the whole log, after all the split checks. */
+static void expect(struct sbuf *a, const struct run_opts *o, const char *want)
+{
+    char *got = check_archive(a, o);
+    check_same("log", 0, got, want);
+    free(got);
+    free(a->s);
+    a->s = NULL;
+    a->len = a->cap = 0;
+}
+
+/* Only the result line matters (hostile input); still split-checked. */
+static void expect_result(struct sbuf *a, const struct run_opts *o,
+                          const char *want_prefix)
+{
+    char *got = check_archive(a, o);
+    const char *r = result_line(got);
+    if (strncmp(r, want_prefix, strlen(want_prefix)) != 0) {
+        fprintf(stderr, "  result \"%s\"\n  expected prefix \"%s\"\n", r,
+                want_prefix);
+        check_failures_in_test++;
+    }
+    free(got);
+    free(a->s);
+    a->s = NULL;
+    a->len = a->cap = 0;
+}
+
+#define HELLO_CRC "3610a686"   /* crc32("hello") */
+#define OK_END "R 0 0 OK off=0 entry= detail=\n"
+
+/* ------------------------------------------------------------ tests */
+
+static void test_typeflags(void)
+{
+    struct sbuf a = {0};
+    uint8_t b[512];
+    ar_file(&a, '0', "a.txt", "hello", 5);
+    ar_file(&a, '\0', "b", "hello", 5);
+    ar_file(&a, '7', "c", "", 0);
+    hdr(b, '1', "h", 0); hdr_link(b, "a.txt"); ar_block(&a, b);
+    hdr(b, '2', "s", 0); hdr_link(b, "../t"); ar_block(&a, b);
+    hdr(b, '3', "null", 0); octal(b + 329, 8, 1); octal(b + 337, 8, 3);
+    hdr_sum(b); ar_block(&a, b);
+    hdr(b, '4', "sda", 0); octal(b + 329, 8, 8); hdr_sum(b); ar_block(&a, b);
+    ar_file(&a, '5', "d/", "", 0);
+    ar_file(&a, '6', "fifo", "", 0);
+    ar_file(&a, 'V', "volume", "abc", 3);       /* data skipped */
+    ar_file(&a, '\0', "olddir/", "", 0);        /* old-style directory */
+    ar_file(&a, '0', "new/", "", 0);
+    hdr(b, '1', "h2", 513); hdr_link(b, "c"); ar_block(&a, b); /* no data */
+    hdr(b, '5', "dumpdir", 5); ar_block(&a, b); ar_data(&a, "hello", 5);
+    ar_end(&a);
+#define U " mode=0644 mtime=1700000000.000000000 uid=1000 gid=100 u=user g=group"
+    expect(&a, NULL,
+           "B 0 '0' a.txt ->  size=5" U " dev=0,0 off=0\nE n=5 crc=" HELLO_CRC "\n"
+           "B 0 '0' b ->  size=5" U " dev=0,0 off=1024\nE n=5 crc=" HELLO_CRC "\n"
+           "B 0 '7' c ->  size=0" U " dev=0,0 off=2048\nE n=0 crc=00000000\n"
+           "B 1 '1' h -> a.txt size=0" U " dev=0,0 off=2560\nE n=0 crc=00000000\n"
+           "B 2 '2' s -> ../t size=0" U " dev=0,0 off=3072\nE n=0 crc=00000000\n"
+           "B 3 '3' null ->  size=0" U " dev=1,3 off=3584\nE n=0 crc=00000000\n"
+           "B 4 '4' sda ->  size=0" U " dev=8,0 off=4096\nE n=0 crc=00000000\n"
+           "B 5 '5' d/ ->  size=0" U " dev=0,0 off=4608\nE n=0 crc=00000000\n"
+           "B 6 '6' fifo ->  size=0" U " dev=0,0 off=5120\nE n=0 crc=00000000\n"
+           "B 7 'V' volume ->  size=3" U " dev=0,0 off=5632\nE n=0 crc=00000000\n"
+           "B 5 '0' olddir/ ->  size=0" U " dev=0,0 off=6656\nE n=0 crc=00000000\n"
+           "B 5 '0' new/ ->  size=0" U " dev=0,0 off=7168\nE n=0 crc=00000000\n"
+           "B 1 '1' h2 -> c size=0" U " dev=0,0 off=7680\nE n=0 crc=00000000\n"
+           "B 5 '5' dumpdir ->  size=5" U " dev=0,0 off=8192\nE n=0 crc=00000000\n"
+           OK_END);
+}
+
+static void test_block_edges(void)
+{
+    struct sbuf a = {0};
+    char d[1025];
+    for (size_t i = 0; i < sizeof d; i++)
+        d[i] = (char)('a' + i % 26);
+    ar_file(&a, '0', "f511", d, 511);
+    ar_file(&a, '0', "f512", d, 512);
+    ar_file(&a, '0', "f513", d, 513);
+    ar_file(&a, '0', "f1025", d, 1025);
+    ar_end(&a);
+    char want[2048];
+    snprintf(want, sizeof want,
+             "B 0 '0' f511 ->  size=511" U " dev=0,0 off=0\nE n=511 crc=%08lx\n"
+             "B 0 '0' f512 ->  size=512" U " dev=0,0 off=1024\nE n=512 crc=%08lx\n"
+             "B 0 '0' f513 ->  size=513" U " dev=0,0 off=2048\nE n=513 crc=%08lx\n"
+             "B 0 '0' f1025 ->  size=1025" U " dev=0,0 off=3584\nE n=1025 crc=%08lx\n"
+             OK_END,
+             crc32(0, (const Bytef *)d, 511), crc32(0, (const Bytef *)d, 512),
+             crc32(0, (const Bytef *)d, 513), crc32(0, (const Bytef *)d, 1025));
+    expect(&a, NULL, want);
+}
+
+static void test_gnu_longname(void)
+{
+    struct sbuf a = {0};
+    char name[301], link[201];
+    uint8_t b[512];
+    memset(name, 'n', 300); name[300] = '\0';
+    memset(link, 'k', 200); link[200] = '\0';
+    ar_ext(&a, 'L', name, 301);                 /* NUL-terminated, as GNU */
+    ar_ext(&a, 'K', link, 200);                 /* and without the NUL */
+    hdr(b, '2', "truncated-name", 0); hdr_link(b, "truncated-link");
+    ar_block(&a, b);
+    ar_file(&a, '0', "short", "hello", 5);      /* overrides are used once */
+    ar_end(&a);
+    struct sbuf want = {0};
+    sb_printf(&want, "B 2 '2' %s -> %s size=0" U " dev=0,0 off=0\n"
+              "E n=0 crc=00000000\n"
+              "B 0 '0' short ->  size=5" U " dev=0,0 off=2560\n"
+              "E n=5 crc=" HELLO_CRC "\n" OK_END, name, link);
+    expect(&a, NULL, want.s);
+    free(want.s);
+}
+
+static void test_pax_names(void)
+{
+    struct sbuf a = {0}, r = {0}, want = {0};
+    char name[401];
+    uint8_t b[512];
+    memset(name, 'p', 400); name[400] = '\0';
+    name[10] = '=';                             /* value may contain '=' */
+    pax(&r, "path", name);
+    pax(&r, "linkpath", "target=x");
+    pax(&r, "comment", "unknown keys are ignored");
+    pax(&r, "size", "0");
+    pax(&r, "uname", "pax-user");
+    ar_ext(&a, 'L', "gnu-name", 9);             /* pax wins over GNU */
+    ar_ext(&a, 'x', r.s, r.len);
+    hdr(b, '1', "hdr-name", 7); hdr_link(b, "hdr-link"); ar_block(&a, b);
+    ar_end(&a);
+    sb_printf(&want, "B 1 '1' %s -> target=x size=0 mode=0644"
+              " mtime=1700000000.000000000 uid=1000 gid=100 u=pax-user g=group"
+              " dev=0,0 off=0\nE n=0 crc=00000000\n" OK_END, name);
+    expect(&a, NULL, want.s);
+    free(want.s);
+    free(r.s);
+}
+
+/* pax lets a hardlink carry data: a 'size' record says so. */
+static void test_pax_hardlink_data(void)
+{
+    struct sbuf a = {0}, r = {0};
+    uint8_t b[512];
+    pax(&r, "size", "5");
+    ar_ext(&a, 'x', r.s, r.len);
+    hdr(b, '1', "h", 5); hdr_link(b, "f"); ar_block(&a, b);
+    ar_data(&a, "hello", 5);
+    ar_file(&a, '0', "next", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 1 '1' h -> f size=5" U " dev=0,0 off=0\n"
+           "E n=0 crc=00000000\n"
+           "B 0 '0' next ->  size=0" U " dev=0,0 off=2048\n"
+           "E n=0 crc=00000000\n" OK_END);
+    free(r.s);
+}
+
+static void test_prefix(void)
+{
+    struct sbuf a = {0};
+    uint8_t b[512];
+    hdr(b, '0', "file", 5);
+    memcpy(b + 345, "some/dir", 8);
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_data(&a, "hello", 5);
+    /* old GNU magic: that area holds atime/ctime, never a prefix */
+    hdr(b, '0', "gnufile", 0);
+    memcpy(b + 257, "ustar  \0", 8);
+    memcpy(b + 345, "00000000000", 11);
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect(&a, NULL,
+           "B 0 '0' some/dir/file ->  size=5" U " dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n"
+           "B 0 '0' gnufile ->  size=0" U " dev=0,0 off=1024\n"
+           "E n=0 crc=00000000\n" OK_END);
+}
+
+static void test_v7_and_signed_checksum(void)
+{
+    struct sbuf a = {0};
+    uint8_t b[512];
+    int s = 0;
+    hdr(b, '\0', "v7", 5);
+    memset(b + 257, 0, 255);                    /* no magic, no uname */
+    memcpy(b + 265, "ignored", 7);
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_data(&a, "hello", 5);
+    /* a name with high bytes, checksummed with signed chars */
+    hdr(b, '0', "caf\xc3\xa9", 0);
+    memset(b + 148, ' ', 8);
+    for (int i = 0; i < 512; i++)
+        s += (signed char)b[i];
+    snprintf((char *)b + 148, 7, "%06o", s);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect(&a, NULL,
+           "B 0 '0' v7 ->  size=5 mode=0644 mtime=1700000000.000000000"
+           " uid=1000 gid=100 u= g= dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n"
+           "B 0 '0' caf\xc3\xa9 ->  size=0" U " dev=0,0 off=1024\n"
+           "E n=0 crc=00000000\n" OK_END);
+}
+
+static void base256(uint8_t *f, size_t n, uint64_t v)
+{
+    memset(f, 0, n);
+    f[0] = 0x80;
+    for (size_t i = n - 1; i > 0 && v; i--, v >>= 8)
+        f[i] = (uint8_t)v;
+}
+
+static void test_base256(void)
+{
+    struct sbuf a = {0};
+    uint8_t b[512];
+    char d[600];
+    memset(d, 'z', sizeof d);
+    hdr(b, '0', "big", 0);
+    base256(b + 124, 12, 600);
+    base256(b + 136, 12, 1ull << 40);
+    base256(b + 108, 8, 1ull << 33);
+    octal(b + 100, 8, 0104755);                 /* type bits are masked */
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_data(&a, d, 600);
+    ar_end(&a);
+    char want[512];
+    snprintf(want, sizeof want,
+             "B 0 '0' big ->  size=600 mode=4755 mtime=1099511627776.000000000"
+             " uid=8589934592 gid=100 u=user g=group dev=0,0 off=0\n"
+             "E n=600 crc=%08lx\n" OK_END, crc32(0, (const Bytef *)d, 600));
+    expect(&a, NULL, want);
+}
+
+static void test_pax_mtime(void)
+{
+    struct sbuf a = {0}, r = {0};
+    pax(&r, "mtime", "1234567890.5");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "half", "", 0);
+    r.len = 0;
+    pax(&r, "mtime", "-1.25");
+    pax(&r, "uid", "4294967296");
+    pax(&r, "gid", "0");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "neg", "", 0);
+    r.len = 0;
+    pax(&r, "mtime", "7.1234567891");           /* beyond ns: truncated */
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "fine", "", 0);
+    ar_end(&a);
+    expect(&a, NULL,
+           "B 0 '0' half ->  size=0 mode=0644 mtime=1234567890.500000000"
+           " uid=1000 gid=100 u=user g=group dev=0,0 off=0\nE n=0 crc=00000000\n"
+           "B 0 '0' neg ->  size=0 mode=0644 mtime=-2.750000000"
+           " uid=4294967296 gid=0 u=user g=group dev=0,0 off=1536\nE n=0 crc=00000000\n"
+           "B 0 '0' fine ->  size=0 mode=0644 mtime=7.123456789"
+           " uid=1000 gid=100 u=user g=group dev=0,0 off=3072\nE n=0 crc=00000000\n"
+           OK_END);
+    free(r.s);
+}
+
+static void test_pax_size(void)
+{
+    struct sbuf a = {0}, r = {0};
+    uint8_t b[512];
+    pax(&r, "size", "5");
+    ar_ext(&a, 'x', r.s, r.len);
+    hdr(b, '0', "f", 0);
+    memset(b + 124, 0, 12);                     /* blank: pax gives it */
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_data(&a, "hello", 5);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' f ->  size=5" U " dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n" OK_END);
+    free(r.s);
+}
+
+static void test_pax_global(void)
+{
+    struct sbuf a = {0}, r = {0};
+    pax(&r, "mtime", "100.25");
+    pax(&r, "uid", "7");
+    pax(&r, "uname", "bob");
+    pax(&r, "path", "ignored");
+    pax(&r, "size", "99");
+    ar_ext(&a, 'g', r.s, r.len);
+    ar_file(&a, '0', "one", "hello", 5);
+    r.len = 0;
+    pax(&r, "uid", "9");
+    pax(&r, "uname", "");                       /* empty: back to global */
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "two", "", 0);
+    r.len = 0;
+    pax(&r, "uname", "");                       /* global removed */
+    ar_ext(&a, 'g', r.s, r.len);
+    ar_file(&a, '0', "three", "", 0);
+    ar_end(&a);
+    expect(&a, NULL,
+           "B 0 '0' one ->  size=5 mode=0644 mtime=100.250000000 uid=7 gid=100"
+           " u=bob g=group dev=0,0 off=1024\nE n=5 crc=" HELLO_CRC "\n"
+           "B 0 '0' two ->  size=0 mode=0644 mtime=100.250000000 uid=9 gid=100"
+           " u=bob g=group dev=0,0 off=2048\nE n=0 crc=00000000\n"
+           "B 0 '0' three ->  size=0 mode=0644 mtime=100.250000000 uid=7 gid=100"
+           " u=user g=group dev=0,0 off=4608\nE n=0 crc=00000000\n" OK_END);
+    free(r.s);
+}
+
+static void test_pax_sparse_is_other(void)
+{
+    struct sbuf a = {0}, r = {0};
+    pax(&r, "GNU.sparse.major", "1");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "sparse", "map", 3);
+    ar_end(&a);
+    expect(&a, NULL, "B 7 '0' sparse ->  size=3" U " dev=0,0 off=0\n"
+           "E n=0 crc=00000000\n" OK_END);
+    free(r.s);
+}
+
+static void test_old_gnu_sparse(void)
+{
+    struct sbuf a = {0};
+    uint8_t b[512];
+    hdr(b, 'S', "sp", 3);
+    memcpy(b + 257, "ustar  \0", 8);
+    b[482] = 1;                                 /* one extension block */
+    hdr_sum(b);
+    ar_block(&a, b);
+    memset(b, 0, 512);
+    b[0] = '1';                                 /* not a header, not zero */
+    b[504] = 1;                                 /* and one more block */
+    ar_block(&a, b);
+    b[504] = 0;
+    ar_block(&a, b);
+    ar_data(&a, "abc", 3);
+    ar_file(&a, '0', "after", "hello", 5);
+    ar_end(&a);
+    expect(&a, NULL, "B 7 'S' sp ->  size=3" U " dev=0,0 off=0\n"
+           "E n=0 crc=00000000\n"
+           "B 0 '0' after ->  size=5" U " dev=0,0 off=2048\n"
+           "E n=5 crc=" HELLO_CRC "\n" OK_END);
+}
+
+static void test_trailer(void)
+{
+    struct sbuf a = {0};
+    static const uint8_t zeros[9216];
+    ar_file(&a, '0', "f", "hello", 5);
+    ar_end(&a);
+    sb_put(&a, zeros, sizeof zeros);            /* GNU record padding */
+    expect(&a, NULL, "B 0 '0' f ->  size=5" U " dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n" OK_END);
+
+    ar_file(&a, '0', "f", "hello", 5);
+    ar_end(&a);
+    sb_put(&a, zeros, 100);
+    sb_put(&a, "junk", 4);
+    expect(&a, NULL, "B 0 '0' f ->  size=5" U " dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n"
+           "R -1 -1 TAR_TRAILING off=2148 entry= detail=byte 0x6a at byte"
+           " 2148, after the end-of-archive blocks at byte 1024\n");
+
+    struct run_opts lenient = {.flags = TAR_PARSER_LENIENT_TRAILER};
+    ar_file(&a, '0', "f", "hello", 5);
+    ar_end(&a);
+    sb_put(&a, "junk", 4);
+    expect(&a, &lenient, "B 0 '0' f ->  size=5" U " dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n" OK_END);
+}
+
+static void test_end_of_archive(void)
+{
+    struct sbuf a = {0};
+    static const uint8_t zero[512];
+    ar_file(&a, '0', "f", "hello", 5);
+    expect_result(&a, NULL, "R 0 -1 TAR_NO_EOA off=1024 entry= detail="
+                  "input ends at byte 1024 after the last entry\n");
+
+    ar_file(&a, '0', "f", "hello", 5);
+    sb_put(&a, zero, 512);
+    expect_result(&a, NULL, "R 0 -1 TAR_NO_EOA off=1024 entry= detail="
+                  "only one zero block, at byte 1024; the end of archive"
+                  " needs two\n");
+
+    /* a lone zero block, then more entries: not silently the end */
+    sb_put(&a, zero, 512);
+    ar_file(&a, '0', "f", "hello", 5);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_CHECKSUM off=0 entry= detail=lone"
+                  " zero block");
+
+    /* empty archive: just the two blocks */
+    ar_end(&a);
+    expect(&a, NULL, OK_END);
+}
+
+static void test_bad_checksum(void)
+{
+    struct sbuf a = {0};
+    uint8_t b[512];
+    ar_file(&a, '0', "ok", "", 0);
+    hdr(b, '0', "f", 0);
+    b[0] = 'g';                                 /* changed after summing */
+    ar_block(&a, b);
+    ar_end(&a);
+    char want[256];
+    unsigned stored = 0, computed = 0;
+    hdr(b, '0', "f", 0);
+    sscanf((const char *)b + 148, "%o", &stored);
+    computed = stored + ('g' - 'f');
+    snprintf(want, sizeof want, "B 0 '0' ok ->  size=0" U " dev=0,0 off=0\n"
+             "E n=0 crc=00000000\nR -1 -1 TAR_CHECKSUM off=512 entry= detail="
+             "stored checksum 0o%o, computed 0o%o\n", stored, computed);
+    expect(&a, NULL, want);
+
+    hdr(b, '0', "f", 0);
+    memcpy(b + 148, "12x4567", 7);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_CHECKSUM off=0 entry= detail="
+                  "checksum field \"12x4567 \" is not an octal number\n");
+
+    /* random bytes: not a tar at all */
+    for (int i = 0; i < 512; i++)
+        b[i] = (uint8_t)(i * 7 + 3);
+    ar_block(&a, b);
+    expect_result(&a, NULL, "R -1 -1 TAR_CHECKSUM off=0 ");
+}
+
+static void test_bad_numbers(void)
+{
+    struct sbuf a = {0};
+    uint8_t b[512];
+    hdr(b, '0', "f", 0);
+    memcpy(b + 124, "0000000001x", 11);
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_NUMBER off=0 entry=f detail=size"
+                  " field \"0000000001x\\x00\" is not an octal number\n");
+
+    ar_file(&a, '0', "ok", "", 0);
+    hdr(b, '0', "neg", 0);
+    memset(b + 136, 0xff, 12);                  /* -1 in base-256 */
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_NUMBER off=512 entry=neg detail="
+                  "mtime field \"\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff"
+                  "\\xff\\xff\\xff\" is a negative base-256 number\n");
+
+    hdr(b, '0', "huge", 0);
+    memset(b + 124, 0xff, 12);
+    b[124] = 0x80 | 0x3f;                       /* positive, > 2^63 */
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_NUMBER off=0 entry=huge detail=size");
+
+    hdr(b, '3', "dev", 0);
+    memcpy(b + 329, "9999999", 7);              /* 9 is not octal */
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_NUMBER off=0 entry=dev detail="
+                  "devmajor field");
+
+    hdr(b, '0', "mode", 0);
+    memcpy(b + 100, "-000644", 7);
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_NUMBER off=0 entry=mode detail="
+                  "mode field");
+}
+
+/* 2^62 declared bytes: sizes near the top of the range, then truncation. */
+static void test_huge_size_truncated(void)
+{
+    struct sbuf a = {0};
+    uint8_t b[512];
+    uint64_t size = 1ull << 62;
+    hdr(b, '0', "huge", 0);
+    base256(b + 124, 12, size);
+    hdr_sum(b);
+    ar_block(&a, b);
+    sb_put(&a, "hello", 5);
+    char want[512];
+    snprintf(want, sizeof want, "B 0 '0' huge ->  size=%" PRIu64 U
+             " dev=0,0 off=0\nR 0 -1 TAR_TRUNCATED off=0 entry=huge detail="
+             "in the data of huge, %" PRIu64 " bytes missing (input ends at"
+             " byte 517)\n", size, size - 5);
+    char *got = check_archive(&a, NULL);
+    check_same("log", 0, got, want);
+    free(got);
+    free(a.s);
+}
+
+static void test_pax_hostile(void)
+{
+    struct sbuf a = {0}, r = {0};
+    uint8_t b[512];
+
+    /* 1 GB declared: refused on the header alone, nothing allocated */
+    hdr(b, 'x', "PaxHeader/f", 1ull << 30);
+    ar_block(&a, b);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX_TOO_BIG off=0 entry= detail="
+                  "'x' header declares 1073741824 bytes (1073741824 for this"
+                  " entry), the limit is 1048576\n");
+
+    hdr(b, 'g', "PaxHeader/g", TAR_EXT_MAX + 1);
+    ar_block(&a, b);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX_TOO_BIG off=0 ");
+
+    /* two 'x' headers whose sum passes the limit */
+    sb_put(&r, "", 0);
+    hdr(b, 'x', "PaxHeader/f", TAR_EXT_MAX - 512);
+    ar_block(&a, b);
+    hdr(b, 'x', "PaxHeader/f", 1024);
+    {
+        /* only the first header's data needs to exist for the check */
+        char *filler = calloc(1, TAR_EXT_MAX - 512);
+        size_t off = 0;
+        while (off < TAR_EXT_MAX - 512) {        /* "L c=...\n" records */
+            size_t n = TAR_EXT_MAX - 512 - off < 4096 ? TAR_EXT_MAX - 512 - off : 4096;
+            snprintf(filler + off, 7, "%04zu c", n);
+            filler[off + 6] = '=';
+            memset(filler + off + 7, 'v', n - 8);
+            filler[off + n - 1] = '\n';
+            off += n;
+        }
+        ar_data(&a, filler, TAR_EXT_MAX - 512);
+        free(filler);
+    }
+    ar_block(&a, b);
+    {
+        /* too big for every split: check it once whole and byte-wise */
+        char *got = parse((const uint8_t *)a.s, a.len, 0, 0, NULL, NULL);
+        char *byte = parse((const uint8_t *)a.s, a.len, 0, 1, NULL, NULL);
+        char want[256];
+        snprintf(want, sizeof want, "R -1 -1 TAR_PAX_TOO_BIG off=%d entry= detail="
+                 "'x' header declares 1024 bytes (1049088 for this entry),"
+                 " the limit is 1048576\n", TAR_EXT_MAX);
+        check_same("two pax", 0, got, want);
+        check_same("two pax bytes", 0, byte, want);
+        free(got);
+        free(byte);
+        free(a.s);
+        a.s = NULL;
+        a.len = a.cap = 0;
+    }
+
+    /* record length one too long, one too short */
+    ar_ext(&a, 'x', "12 path=abc\n", 12);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' abc ->  size=0" U " dev=0,0 off=0\n"
+           "E n=0 crc=00000000\n" OK_END);
+    ar_ext(&a, 'x', "13 path=abc\n", 12);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 entry= detail=record at"
+                  " byte 0 of the pax header: the length runs past the end of"
+                  " the header\n");
+    ar_ext(&a, 'x', "11 path=abc\n", 12);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 entry= detail=record at"
+                  " byte 0 of the pax header: the length does not end the"
+                  " record at its newline\n");
+    ar_ext(&a, 'x', "12 path=abc\nxx", 14);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 entry=abc detail=record at"
+                  " byte 12 of the pax header: it does not start with a"
+                  " length\n");
+    ar_ext(&a, 'x', "9 nokey\n", 8);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 ");
+
+    /* NUL inside a path or linkpath */
+    r.len = 0;
+    pax_rec(&r, "path", "a\0b", 3);
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 POL_NUL_NAME off=0 entry=a\\x00b detail="
+                  "pax path value contains a NUL byte\n");
+    r.len = 0;
+    pax_rec(&r, "linkpath", "\0", 1);
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '2', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 POL_NUL_NAME off=0 ");
+
+    /* size and times must be decimal */
+    r.len = 0;
+    pax(&r, "size", "12abc");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 entry= detail=pax size"
+                  " \"12abc\" is not a decimal number\n");
+    r.len = 0;
+    pax(&r, "size", "-5");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 ");
+    r.len = 0;
+    pax(&r, "size", "9223372036854775808");    /* 2^63 */
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 ");
+    r.len = 0;
+    pax(&r, "mtime", "12.");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 entry= detail=pax mtime"
+                  " \"12.\" is not a decimal time\n");
+    free(r.s);
+}
+
+/* The 1 MiB limit is per entry: many entries with big headers are fine. */
+static void test_pax_limit_per_entry(void)
+{
+    struct sbuf a = {0}, r = {0};
+    char *v = malloc(600 * 1024);
+    memset(v, 'c', 600 * 1024);
+    pax_rec(&r, "comment", v, 600 * 1024);
+    for (int i = 0; i < 3; i++) {
+        ar_ext(&a, 'x', r.s, r.len);
+        ar_file(&a, '0', "f", "", 0);
+    }
+    ar_end(&a);
+    /* too big for every split: whole, byte-wise and a few splits */
+    char *whole = parse((const uint8_t *)a.s, a.len, 0, 0, NULL, NULL);
+    char *bytes = parse((const uint8_t *)a.s, a.len, 0, 1, NULL, NULL);
+    char *split = parse((const uint8_t *)a.s, a.len, 1000001, 0, NULL, NULL);
+    CHECK(result_ok(whole));
+    check_same("bytes", 0, bytes, whole);
+    check_same("split", 0, split, whole);
+    CHECK(strstr(whole, "B 0 '0' f ->  size=0" U " dev=0,0 off=1231872\n"));
+    free(whole);
+    free(bytes);
+    free(split);
+    free(v);
+    free(r.s);
+    free(a.s);
+}
+
+static void test_gnu_longname_hostile(void)
+{
+    struct sbuf a = {0};
+    uint8_t b[512];
+    hdr(b, 'L', "././@LongLink", TAR_EXT_MAX + 1);
+    ar_block(&a, b);
+    expect_result(&a, NULL, "R -1 -1 TAR_LONGNAME_TOO_BIG off=0 entry= detail="
+                  "'L' header declares 1048577 bytes (1048577 for this entry),"
+                  " the limit is 1048576\n");
+    hdr(b, 'K', "././@LongLink", 1ull << 40);
+    ar_block(&a, b);
+    expect_result(&a, NULL, "R -1 -1 TAR_LONGNAME_TOO_BIG off=0 ");
+}
+
+static void test_orphan_ext(void)
+{
+    struct sbuf a = {0}, r = {0};
+    ar_ext(&a, 'L', "name", 5);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_ORPHAN_EXT off=0 entry=name detail="
+                  "the extension header at byte 0 is followed by a zero block"
+                  " at byte 1024, not an entry\n");
+    pax(&r, "path", "p");
+    ar_file(&a, '0', "f", "", 0);
+    ar_ext(&a, 'x', r.s, r.len);
+    expect_result(&a, NULL, "R 0 -1 TAR_ORPHAN_EXT off=512 entry=p detail="
+                  "the extension header at byte 512 is followed by the end of"
+                  " input at byte 1536, not an entry\n");
+    /* empty extension headers are legal, if odd */
+    ar_ext(&a, 'x', "", 0);
+    ar_file(&a, '0', "f", "", 0);
+    ar_ext(&a, 'L', "", 0);
+    ar_file(&a, '0', "g", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' f ->  size=0" U " dev=0,0 off=0\n"
+           "E n=0 crc=00000000\n"
+           "B 0 '0'  ->  size=0" U " dev=0,0 off=1024\n"
+           "E n=0 crc=00000000\n" OK_END);
+    /* a global header alone is not an orphan */
+    ar_ext(&a, 'g', r.s, r.len);
+    ar_end(&a);
+    expect(&a, NULL, OK_END);
+    free(r.s);
+}
+
+static void test_truncated_details(void)
+{
+    struct sbuf a = {0};
+    ar_file(&a, '0', "f", "hello", 5);
+    a.len = 512 + 2;
+    expect_result(&a, NULL, "R 0 -1 TAR_TRUNCATED off=0 entry=f detail=in the"
+                  " data of f, 3 bytes missing (input ends at byte 514)\n");
+    ar_file(&a, '0', "f", "hello", 5);
+    a.len = 512 + 6;
+    expect_result(&a, NULL, "R 0 -1 TAR_TRUNCATED off=0 entry=f detail=in the"
+                  " padding of f, 506 bytes missing (input ends at byte 518)\n");
+    ar_file(&a, '0', "f", "hello", 5);
+    a.len = 100;
+    expect_result(&a, NULL, "R 0 -1 TAR_TRUNCATED off=0 entry= detail=in the"
+                  " header block, 412 bytes missing (input ends at byte 100)\n");
+    ar_ext(&a, 'L', "longname", 9);
+    a.len = 515;
+    expect_result(&a, NULL, "R 0 -1 TAR_TRUNCATED off=0 entry= detail=in the"
+                  " extended header, 6 bytes missing (input ends at byte 515)\n");
+    /* the padding after an extension header belongs to no entry yet */
+    ar_file(&a, '0', "first", "", 0);
+    ar_ext(&a, 'L', "longname", 9);
+    a.len = 512 + 512 + 20;
+    expect_result(&a, NULL, "R 0 -1 TAR_TRUNCATED off=512 entry=longname"
+                  " detail=in the extended header's padding of longname, 492"
+                  " bytes missing (input ends at byte 1044)\n");
+}
+
+/* A callback's -1 stops the parser for good, and its error is kept. */
+static void test_callback_stops(void)
+{
+    struct sbuf a = {0};
+    struct run_opts stop2 = {.fail_at = 2};
+    struct run_opts silent = {.fail_at = 1, .fail_silently = true};
+    ar_file(&a, '0', "one", "hello", 5);
+    ar_file(&a, '0', "two", "hello", 5);
+    ar_file(&a, '0', "three", "hello", 5);
+    ar_end(&a);
+    expect(&a, &stop2, "B 0 '0' one ->  size=5" U " dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n"
+           "R -1 -1 POL_DOTDOT off=1024 entry=two detail=test\n");
+
+    ar_file(&a, '0', "one", "hello", 5);
+    ar_end(&a);
+    expect_result(&a, &silent, "R -1 -1 INTERNAL off=0 entry=one detail=a tar"
+                  " callback failed without recording an error\n");
+
+    /* sticky: nothing more after a failure, even valid input */
+    struct rz_error err;
+    struct tar_parser p;
+    struct logger l = {0};
+    uint8_t b[512];
+    rz_error_clear(&err);
+    l.err = &err;
+    l.fail_at = 1;
+    tar_parser_init(&p, &log_cb, &l, &err, 0);
+    hdr(b, '0', "x", 0);
+    CHECK_EQ_INT(push(&p, &l, b, 512), -1);
+    l.fail_at = 0;
+    CHECK_EQ_INT(push(&p, &l, b, 512), -1);
+    CHECK_EQ_INT(tar_parser_finish(&p), -1);
+    CHECK_EQ_INT(err.code, RZ_E_POL_DOTDOT);
+    CHECK_EQ_INT(l.begins, 1);
+    CHECK(l.log.s == NULL);
+    tar_parser_free(&p);
+
+    /* an error set elsewhere in the pipeline also stops it */
+    rz_error_clear(&err);
+    tar_parser_init(&p, &log_cb, &l, &err, 0);
+    rz_error_set(&err, RZ_E_NET_TRANSFER, 0, RZ_OFF_RAW, 5, NULL, 0, NULL);
+    CHECK_EQ_INT(push(&p, &l, b, 512), -1);
+    CHECK_EQ_INT(l.begins, 1);
+    tar_parser_free(&p);
+    free(a.s);
+}
+
+static void test_api(void)
+{
+    struct rz_error err;
+    struct tar_parser p;
+    struct logger l = {0};
+    static const uint8_t zero[1024];
+    rz_error_clear(&err);
+    l.err = &err;
+    tar_parser_init(&p, &log_cb, &l, &err, 0);
+    CHECK_EQ_INT(push(&p, &l, zero, 0), 0);     /* len 0 is not the end */
+    CHECK(!tar_parser_at_end(&p));
+    CHECK_EQ_INT(push(&p, &l, zero, 1024), 0);
+    CHECK(tar_parser_at_end(&p));
+    CHECK_EQ_INT(tar_parser_finish(&p), 0);
+    CHECK_EQ_INT(push(&p, &l, zero, 1), -1);    /* push after finish */
+    CHECK_EQ_INT(err.code, RZ_E_INTERNAL);
+    tar_parser_free(&p);
+    CHECK_EQ_STR(tar_type_name(TAR_DIR), "directory");
+    CHECK_EQ_STR(tar_type_name(TAR_OTHER), "other entry type");
+}
+
+/* ------------------------------------------------------------ fixtures */
+
+static uint8_t *read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *d = NULL;
+    size_t cap = 0;
+    *n = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            d = realloc(d, cap);
+            if (!d)
+                abort();
+        }
+        size_t got = fread(d + *n, 1, cap - *n, f);
+        if (got == 0)
+            break;
+        *n += got;
+    }
+    fclose(f);
+    return d;
+}
+
+#define SMALL_FIXTURE (64 * 1024)
+
+static void check_fixture(const char *path)
+{
+    size_t n, ncuts = 0;
+    uint8_t *a = read_file(path, &n);
+    size_t *cuts = NULL;
+    char *log;
+    if (!a) {
+        fprintf(stderr, "  cannot read %s\n", path);
+        check_failures_in_test++;
+        return;
+    }
+    if (n >= SMALL_FIXTURE) {
+        cuts = malloc((200 + 4096) * sizeof *cuts);
+        for (size_t i = 0; i < 200; i++)
+            cuts[ncuts++] = (size_t)((double)n * i / 200);
+        for (size_t k = 0; k <= 4096; k++)
+            if (k % 512 <= 2 || k % 512 >= 510)
+                cuts[ncuts++] = k;
+        for (size_t k = n - 2048; k <= n; k++)    /* around the end */
+            if (k % 512 <= 1 || k % 512 == 511)
+                cuts[ncuts++] = k;
+    }
+    struct run_opts compact = {.compact = true};
+    log = check_archive_at(a, n, &compact, cuts, cuts ? ncuts : n + 1);
+    if (!result_ok(log)) {
+        fprintf(stderr, "  %s: %s", path, result_line(log));
+        check_failures_in_test++;
+    }
+    free(log);
+    free(cuts);
+    free(a);
+}
+
+static void test_fixtures(void)
+{
+    const char *dir = getenv("RZ_FIXTURES");
+    struct dirent *de;
+    DIR *d;
+    int count = 0;
+    if (!dir)
+        return;
+    d = opendir(dir);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        char path[4096];
+        if (len < 4 || strcmp(de->d_name + len - 4, ".tar") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        int before = check_failures_in_test;
+        check_fixture(path);
+        if (check_failures_in_test != before)
+            fprintf(stderr, "  fixture %s failed\n", path);
+        count++;
+    }
+    closedir(d);
+    fprintf(stderr, "  %d fixtures from %s\n", count, dir);
+}
+
+/* ------------------------------------------------------------ --dump */
+
+struct dumper {
+    uLong crc;
+    char type;
+    const struct tar_entry *e;
+    char line[8192];
+};
+
+static char type_char(enum tar_type t)
+{
+    static const char chars[] = {
+        [TAR_REG] = '-', [TAR_HARDLINK] = 'h', [TAR_SYMLINK] = 'l',
+        [TAR_CHR] = 'c', [TAR_BLK] = 'b', [TAR_DIR] = 'd', [TAR_FIFO] = 'p',
+        [TAR_OTHER] = '?',
+    };
+    return chars[t];
+}
+
+static int dump_begin(void *ctx, const struct tar_entry *e)
+{
+    struct dumper *d = ctx;
+    d->crc = crc32(0, NULL, 0);
+    d->e = e;
+    return 0;
+}
+
+static int dump_data(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct dumper *d = ctx;
+    d->crc = crc32(d->crc, buf, (uInt)len);
+    return 0;
+}
+
+/* The listing format shared with tests/libtar_ref.c. */
+static int dump_end(void *ctx)
+{
+    struct dumper *d = ctx;
+    const struct tar_entry *e = d->e;
+    size_t plen = e->path_len;
+    while (plen > 1 && e->path[plen - 1] == '/')
+        plen--;
+    printf("%c %04o %" PRIu64 " %" PRId64 " %08lx %.*s", type_char(e->type),
+           (unsigned)e->mode, e->size, e->mtime, d->crc, (int)plen, e->path);
+    if (e->type == TAR_SYMLINK || e->type == TAR_HARDLINK)
+        printf(" -> %s", e->linkpath);
+    printf("\n");
+    return 0;
+}
+
+static int dump(const char *path)
+{
+    static const struct tar_callbacks cb = {dump_begin, dump_data, dump_end};
+    struct dumper d = {0};
+    struct rz_error err;
+    struct tar_parser p;
+    size_t n;
+    uint8_t *a = read_file(path, &n);
+    int rc;
+    if (!a) {
+        perror(path);
+        return 1;
+    }
+    rz_error_clear(&err);
+    tar_parser_init(&p, &cb, &d, &err, 0);
+    rc = tar_parser_push(&p, a, n);
+    if (rc == 0)
+        rc = tar_parser_finish(&p);
+    if (rc < 0) {
+        char msg[2048];
+        rz_error_format(&err, msg, sizeof msg);
+        fprintf(stderr, "test_tar_parser: %s: %s\n", path, msg);
+    }
+    tar_parser_free(&p);
+    free(a);
+    return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--dump") == 0)
+        return dump(argv[2]);
+    if (argc != 1) {
+        fprintf(stderr, "usage: test_tar_parser [--dump FILE.tar]\n");
+        return 2;
+    }
+    RUN(test_typeflags);
+    RUN(test_block_edges);
+    RUN(test_gnu_longname);
+    RUN(test_pax_names);
+    RUN(test_pax_hardlink_data);
+    RUN(test_prefix);
+    RUN(test_v7_and_signed_checksum);
+    RUN(test_base256);
+    RUN(test_pax_mtime);
+    RUN(test_pax_size);
+    RUN(test_pax_global);
+    RUN(test_pax_sparse_is_other);
+    RUN(test_old_gnu_sparse);
+    RUN(test_trailer);
+    RUN(test_end_of_archive);
+    RUN(test_bad_checksum);
+    RUN(test_bad_numbers);
+    RUN(test_huge_size_truncated);
+    RUN(test_pax_hostile);
+    RUN(test_pax_limit_per_entry);
+    RUN(test_gnu_longname_hostile);
+    RUN(test_orphan_ext);
+    RUN(test_truncated_details);
+    RUN(test_callback_stops);
+    RUN(test_api);
+    RUN(test_fixtures);
+    return check_summary();
+}

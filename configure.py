@@ -19,7 +19,7 @@ import sys
 
 # ---------------------------------------------------------------- sources
 FORMATS = ['rz_error', 'tar_parser', 'tar_path', 'decoder']
-PIPELINE = ['fs_sink', 'fs_publish', 'http_source', 'fd_source', 'digest', 'list_sink',
+PIPELINE = ['fs_sink', 'fs_publish', 'handoff', 'http_source', 'fd_source', 'digest', 'list_sink',
             'extract']
 MAIN = 'pipeline/main'
 

@@ -14,15 +14,25 @@
 #include "../formats/decoder.h"
 #include "../formats/tar_parser.h"
 #include "digest.h"
+#include "handoff.h"
 #include "list_sink.h"
 
 /* Below this many decoded bytes the ratio check stays quiet: tiny archives
  * of zeros compress absurdly well and are harmless. */
 #define RATIO_MIN_BYTES (1u << 20)
 
+/*
+ * Threads: source, tap and decoder run on the caller's thread; the handoff
+ * carries decoded bytes to a writer thread that runs parser and sink.  The
+ * writer side reports into its own error record (cerr), merged into the
+ * caller's at the end; after handoff_finish has joined the writer, the
+ * caller's thread finishes parser and sink itself.
+ */
 struct run {
     const struct extract_options *o;
-    struct rz_error *err;
+    struct rz_error *err;       /* source, tap, decoder */
+    struct rz_error *cerr;      /* parser, sink (the handoff's record) */
+    struct handoff *handoff;
     struct sha256_tap tap;
     bool tap_on;
     struct decoder dec;
@@ -72,6 +82,13 @@ static int decoded_push(void *ctx, const uint8_t *buf, size_t len)
                             "%" PRIu64 " bytes decoded from %" PRIu64
                             " (limit %" PRIu64 ":1)", r->archive_bytes,
                             r->dec.in_bytes, ratio);
+    return handoff_push(r->handoff, buf, len);
+}
+
+/* On the writer thread. */
+static int parser_push(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct run *r = ctx;
     return tar_parser_push(&r->tar, buf, len);
 }
 
@@ -100,15 +117,18 @@ static int setup(struct run *r)
     const struct tar_callbacks *cb = &list_sink_callbacks;
     void *sink_ctx = &r->list;
 
+    if (handoff_new(&r->handoff, parser_push, r, r->err) < 0)
+        return -1;
+    r->cerr = handoff_err(r->handoff);
     if (o->list) {
-        list_sink_init(&r->list, o->list_out, o->verbose, r->err);
+        list_sink_init(&r->list, o->list_out, o->verbose, r->cerr);
     } else {
-        if (fs_sink_new(&r->fs, &o->sink, r->err) < 0)
+        if (fs_sink_new(&r->fs, &o->sink, r->cerr) < 0)
             return -1;
         cb = &fs_sink_callbacks;
         sink_ctx = r->fs;
     }
-    if (tar_parser_init(&r->tar, cb, sink_ctx, r->err, o->tar_flags) < 0)
+    if (tar_parser_init(&r->tar, cb, sink_ctx, r->cerr, o->tar_flags) < 0)
         return -1;
     if (decoder_init(&r->dec, decoded_push, r, r->err) < 0)
         return -1;
@@ -124,7 +144,10 @@ static int finish(struct run *r)
 {
     if (r->tap_on && sha256_tap_verify(&r->tap, r->o->sha256) < 0)
         return -1;
-    if (decoder_finish(&r->dec) < 0 || tar_parser_finish(&r->tar) < 0)
+    if (decoder_finish(&r->dec) < 0 || handoff_finish(r->handoff) < 0)
+        return -1;
+    /* The writer thread has been joined: finish its stages here. */
+    if (tar_parser_finish(&r->tar) < 0)
         return -1;
     if (check_stop(r) < 0)
         return -1;
@@ -136,6 +159,11 @@ static int finish(struct run *r)
 
 static void teardown(struct run *r, struct extract_stats *st)
 {
+    /* Stop the writer thread before anything it uses goes away. */
+    if (r->handoff) {
+        handoff_free(r->handoff);
+        r->handoff = NULL;
+    }
     if (st) {
         st->raw_bytes = r->raw_bytes;
         st->archive_bytes = r->archive_bytes;
@@ -169,6 +197,11 @@ int extract_run(const struct extract_options *o, struct extract_stats *st,
         rc = run_source(r);
     if (rc == 0)
         rc = finish(r);
+    /* Stop the writer before reading its error record. */
+    if (r->handoff)
+        handoff_stop(r->handoff);
+    if (r->cerr && r->cerr->code != RZ_E_OK && err->code == RZ_E_OK)
+        *err = *r->cerr;
     if (rc < 0 && err->code == RZ_E_OK)
         rz_error_set(err, RZ_E_INTERNAL, 0, RZ_OFF_NONE, 0, NULL, 0,
                      "a stage failed without saying why");

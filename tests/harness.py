@@ -127,6 +127,8 @@ class Context:
         r = Result(p)
         r.out = r.out.decode('utf-8', 'replace')
         r.err = r.err.decode('utf-8', 'replace')
+        # under the sanitizer build, any report fails the test
+        assert 'Sanitizer' not in r.err and 'runtime error:' not in r.err, r
         return r
 
     def gnu_tar_extract(self, archive, *extra):

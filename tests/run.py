@@ -136,6 +136,11 @@ def main():
                     help='run only tests whose name contains this')
     args = ap.parse_args()
     os.chdir(TOP)
+    # Under the sanitizer build: leaks fail the run, except libtar's own.
+    os.environ.setdefault('LSAN_OPTIONS', 'suppressions=%s:print_suppressions=0'
+                          % os.path.join(HERE, 'lsan.supp'))
+    os.environ.setdefault('ASAN_OPTIONS', 'detect_leaks=1:abort_on_error=0')
+    os.environ.setdefault('UBSAN_OPTIONS', 'print_stacktrace=1:halt_on_error=1')
     fixtures = os.path.abspath(os.path.join(args.builddir, 'fixtures'))
     subprocess.run([sys.executable, 'tools/mkfixtures.py', fixtures,
                     '--libtar-write', os.path.join(args.builddir, 'tools', 'libtar_write')],

@@ -1,0 +1,50 @@
+/*
+ * handoff.h: a stage that moves the stream to a second thread through a
+ * small bounded queue, so decompression (upstream, on the caller's thread)
+ * overlaps with parsing and writing files (downstream, on the handoff's
+ * thread).  On two cores this turns "inflate + write" into "the slower of
+ * inflate and write" (DESIGN.md, performance model).
+ *
+ * Memory: HANDOFF_SLOTS buffers of HANDOFF_SLOT_SIZE bytes, allocated in
+ * handoff_new; nothing afterwards.  handoff_push copies the caller's bytes
+ * into the current slot (batching small pushes) and hands full slots over;
+ * it blocks while every slot is in use, which is what bounds memory when
+ * the disk is slower than the network.
+ *
+ * Errors: the downstream stages run on the handoff's thread and must be
+ * given their own struct rz_error, handoff_err(h), never the caller's (no
+ * error record is written by two threads).  When the downstream fails, the
+ * next handoff_push or handoff_finish joins the thread, copies that error
+ * into the caller's record (unless it already holds one) and returns -1.
+ * handoff_finish hands over the last partial slot, waits until the
+ * downstream consumed everything and joins the thread; after it returns the
+ * downstream stages may be used from the caller's thread again (e.g. to call
+ * their finish), still with handoff_err(h).
+ * handoff_stop stops the thread if it still runs (discarding queued data)
+ * and joins it, so handoff_err(h) can be read; handoff_free stops, then
+ * frees everything.  Both are safe after any failure.
+ */
+#ifndef RZ_HANDOFF_H
+#define RZ_HANDOFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../formats/rz_error.h"
+#include "../formats/stage.h"
+
+#define HANDOFF_SLOTS 4
+#define HANDOFF_SLOT_SIZE (256 * 1024)
+
+struct handoff;
+
+int handoff_new(struct handoff **out, stage_push_fn down, void *down_ctx,
+                struct rz_error *err);
+/* The error record for the downstream stages (valid until handoff_free). */
+struct rz_error *handoff_err(struct handoff *h);
+int handoff_push(void *h, const uint8_t *buf, size_t len);
+int handoff_finish(struct handoff *h);
+void handoff_stop(struct handoff *h);
+void handoff_free(struct handoff *h);
+
+#endif

@@ -25,7 +25,7 @@ MAIN = 'pipeline/main'
 
 # Unit tests: tests/NAME.c, linked with the library.
 UNIT_TESTS = ['test_rz_error', 'test_tar_parser', 'test_tar_path',
-              'test_decoder', 'test_digest', 'test_fs_sink']
+              'test_decoder', 'test_digest', 'test_fs_sink', 'test_handoff']
 # Helper programs the tests use (tests/ or tools/), linked with the library.
 TEST_PROGRAMS = ['tests/libtar_ref', 'tools/libtar_write']
 

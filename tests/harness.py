@@ -165,6 +165,8 @@ class Context:
         os.makedirs(d)
         self.cacert, key = self._make_cert(d)
         self.http_port, self.https_port = free_port(), free_port()
+        self.proxy_port = free_port()
+        self.proxy_log = os.path.join(d, 'proxy.log')
         temp = ''.join('%s_temp_path %s/%s;\n' % (t, d, t)
                        for t in ('client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'))
         conf = f"""
@@ -192,6 +194,12 @@ http {{
             if ($http_x_token != "sesame") {{ return 403; }}
         }}
         location = /boom.tar.gz {{ return 500; }}
+    }}
+    # A forward proxy for plain HTTP, to prove http_proxy is honoured.
+    server {{
+        listen 127.0.0.1:{self.proxy_port};
+        access_log {self.proxy_log};
+        location / {{ proxy_pass http://127.0.0.1:{self.http_port}; }}
     }}
 }}
 """

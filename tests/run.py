@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 
 UNIT_TESTS = ['test_rz_error', 'test_tar_parser', 'test_tar_path',
-              'test_decoder', 'test_digest', 'test_fs_sink']
+              'test_decoder', 'test_digest', 'test_fs_sink', 'test_handoff']
 INTEGRATION = ['test_cli', 'test_http']
 # Fixtures that libtar can read (it has no pax support).
 LIBTAR_COMPARABLE = ['gnu', 'pygnu', 'libtar']

@@ -138,3 +138,22 @@ def test_sha256_over_http(ctx):
     r = ctx.run('--sha256', '0' * 64, '-C', dest2, ctx.url('pytar.tar.gz'))
     assert r.rc == 4, r
     assert not os.path.exists(dest2)
+
+
+def test_http_proxy_from_environment(ctx):
+    url = ctx.url('pytar.tar.gz')
+    env = dict(os.environ, http_proxy='http://127.0.0.1:%d' % ctx.proxy_port)
+    env.pop('no_proxy', None)
+    env.pop('NO_PROXY', None)
+    dest = ctx.path('out')
+    r = ctx.run('-C', dest, url, env=env)
+    assert r.rc == 0, r
+    log = open(ctx.proxy_log).read()
+    assert 'GET http://127.0.0.1:%d/pytar.tar.gz' % ctx.http_port in log, log
+    assert_same_tree(dest, ctx.gnu_tar_extract(ctx.fixture('pytar.tar.gz')), 'proxy')
+    # and no_proxy turns it off again
+    env['no_proxy'] = '127.0.0.1'
+    before = open(ctx.proxy_log).read().count('\n')
+    r = ctx.run('-C', ctx.path('out'), url, env=env)
+    assert r.rc == 0, r
+    assert open(ctx.proxy_log).read().count('\n') == before

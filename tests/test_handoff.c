@@ -1,0 +1,158 @@
+/*
+ * Unit tests for the handoff stage: bytes arrive on the writer thread in
+ * order and unchanged whatever the push sizes, a downstream failure comes
+ * back to the producer as the downstream's own error, and stopping early
+ * never hangs or leaks.
+ */
+#include "../pipeline/handoff.h"
+#include "check.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+struct collector {
+    uint8_t *buf;
+    size_t len, cap;
+    size_t fail_after;          /* fail once this many bytes arrived (0: never) */
+    int slow_us;                /* sleep per call, to fill the queue */
+    struct rz_error *err;       /* the handoff's record */
+};
+
+static int collect(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct collector *c = ctx;
+    if (c->slow_us)
+        usleep(c->slow_us);
+    if (c->len + len > c->cap)
+        return -1;
+    memcpy(c->buf + c->len, buf, len);
+    c->len += len;
+    if (c->fail_after && c->len >= c->fail_after)
+        return rz_error_set(c->err, RZ_E_POL_DOTDOT, 0, RZ_OFF_ARCHIVE,
+                            c->len, "a/../b", 6, NULL);
+    return 0;
+}
+
+static uint8_t *pattern(size_t n)
+{
+    uint8_t *p = malloc(n);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (uint8_t)(x >> 16);
+    }
+    return p;
+}
+
+static void run_sizes(size_t total, size_t step, int slow_us)
+{
+    uint8_t *in = pattern(total);
+    struct collector c = {malloc(total), 0, total, 0, slow_us, NULL};
+    struct rz_error err;
+    struct handoff *h;
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new(&h, collect, &c, &err), 0);
+    c.err = handoff_err(h);
+    for (size_t off = 0; off < total; off += step) {
+        size_t n = total - off < step ? total - off : step;
+        CHECK_EQ_INT(handoff_push(h, in + off, n), 0);
+    }
+    CHECK_EQ_INT(handoff_push(h, in, 0), 0);      /* len 0 means nothing */
+    CHECK_EQ_INT(handoff_finish(h), 0);
+    CHECK_EQ_INT(c.len, total);
+    CHECK(memcmp(c.buf, in, total) == 0);
+    CHECK_EQ_INT(err.code, RZ_E_OK);
+    handoff_free(h);
+    free(c.buf);
+    free(in);
+}
+
+static void test_order_and_content(void)
+{
+    run_sizes(1, 1, 0);
+    run_sizes(5 * HANDOFF_SLOT_SIZE + 17, 1000, 0);
+    run_sizes(3 * HANDOFF_SLOT_SIZE, HANDOFF_SLOT_SIZE, 0);
+    run_sizes(10 * HANDOFF_SLOT_SIZE + 1, 3 * HANDOFF_SLOT_SIZE + 7, 0);
+    run_sizes(20 * HANDOFF_SLOT_SIZE, 65536, 2000); /* slow consumer */
+}
+
+static void test_empty_stream(void)
+{
+    struct collector c = {NULL, 0, 0, 0, 0, NULL};
+    struct rz_error err;
+    struct handoff *h;
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new(&h, collect, &c, &err), 0);
+    CHECK_EQ_INT(handoff_finish(h), 0);
+    CHECK_EQ_INT(c.len, 0);
+    handoff_free(h);
+}
+
+static void test_downstream_failure_reaches_producer(void)
+{
+    size_t total = 40 * HANDOFF_SLOT_SIZE;
+    uint8_t *in = pattern(total);
+    struct collector c = {malloc(total), 0, total, 2 * HANDOFF_SLOT_SIZE, 0, NULL};
+    struct rz_error err;
+    struct handoff *h;
+    int rc = 0;
+    size_t off;
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new(&h, collect, &c, &err), 0);
+    c.err = handoff_err(h);
+    for (off = 0; off < total && rc == 0; off += 4096)
+        rc = handoff_push(h, in + off, 4096);
+    CHECK_EQ_INT(rc, -1);
+    CHECK(off < total);                          /* stopped early */
+    CHECK_EQ_INT(err.code, RZ_E_POL_DOTDOT);     /* the downstream's error */
+    CHECK_EQ_STR(err.entry, "a/../b");
+    CHECK_EQ_INT(handoff_push(h, in, 10), -1);   /* sticky */
+    CHECK_EQ_INT(handoff_finish(h), -1);
+    handoff_free(h);
+    free(c.buf);
+    free(in);
+}
+
+static void test_failure_seen_at_finish(void)
+{
+    uint8_t *in = pattern(1000);
+    struct collector c = {malloc(1000), 0, 1000, 500, 0, NULL};
+    struct rz_error err;
+    struct handoff *h;
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new(&h, collect, &c, &err), 0);
+    c.err = handoff_err(h);
+    CHECK_EQ_INT(handoff_push(h, in, 1000), 0);  /* fits in one slot */
+    CHECK_EQ_INT(handoff_finish(h), -1);
+    CHECK_EQ_INT(err.code, RZ_E_POL_DOTDOT);
+    handoff_free(h);
+    free(c.buf);
+    free(in);
+}
+
+static void test_free_while_running(void)
+{
+    size_t total = 8 * HANDOFF_SLOT_SIZE;
+    uint8_t *in = pattern(total);
+    struct collector c = {malloc(total), 0, total, 0, 20000, NULL};
+    struct rz_error err;
+    struct handoff *h;
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new(&h, collect, &c, &err), 0);
+    CHECK_EQ_INT(handoff_push(h, in, total / 2), 0);
+    handoff_stop(h);                             /* producer gives up */
+    CHECK(c.len < total / 2 + 1);
+    handoff_free(h);
+    free(c.buf);
+    free(in);
+}
+
+int main(void)
+{
+    RUN(test_order_and_content);
+    RUN(test_empty_stream);
+    RUN(test_downstream_failure_reaches_producer);
+    RUN(test_failure_seen_at_finish);
+    RUN(test_free_while_running);
+    return check_summary();
+}

@@ -1,0 +1,422 @@
+#!/usr/bin/env python3
+"""Benchmark corpus for tools/bench: real toolchain files from pinned Debian
+packages, archived reproducibly as small/medium/large .tar.gz.
+
+    python3 tools/bench_corpus.py [--data DIR] [--archives small,medium,large]
+
+Recipe:
+  - `apt-get download NAME=VERSION` for the pinned list below (Debian 12
+    toolchain packages: Rust std + sources, LLVM, GCC), checked against the
+    pinned SHA-256. If the archive has moved on and a pinned version is gone,
+    the current candidate is used with a loud warning (the manifest records
+    what was actually used, and the archives are rebuilt).
+  - each .deb is unpacked with `dpkg-deb --fsys-tarfile | tar -x` into one tree
+    (~590 MB, ~42k files: big binaries and libraries plus rust-src's many
+    small files). Symlinks that are absolute or leave the tree are rewritten or
+    dropped so the default extraction policy (POLICY.md rule 8) accepts them.
+  - medium = that tree; small = a ~10 MB subset of it (rust `core` sources,
+    GCC's own headers, libgcc.a); large = the medium tree repeated under
+    copy1/ .. copyN/ (hard-linked copies, archived with --hard-dereference so
+    every copy holds real file data: ~1.8 GB).
+  - GNU tar --format=gnu --sort=name, owner/group 0, fixed mtime, then
+    `gzip -6 -n`: the same inputs give byte-identical archives.
+
+Building is idempotent: `corpus.json` in the data directory records the recipe
+fingerprint and each archive's size and SHA-256; an archive is rebuilt only if
+it is missing or does not match.
+"""
+
+import argparse
+import concurrent.futures
+import glob
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+# (name, version, architecture, .deb size, .deb SHA-256), from
+# `apt-cache show` on Debian 12 (bookworm).
+PACKAGES = [
+    ("cargo", "0.66.0+ds1-1", "amd64", 3419492,
+     "2b12583c9ed71fae0707f7e568afbc232bace5a9e25e94b3800480aa7d295c39"),
+    ("cpp-12", "12.2.0-14+deb12u1", "amd64", 9767788,
+     "fedbb98e877adde83c983c6071537ea25ac52b277ac6e4637d85025949ca1454"),
+    ("gcc-12", "12.2.0-14+deb12u1", "amd64", 19268852,
+     "b46f33cc2ec245e435e043807038cecf4b201ef004800e9dfc1455240360e49d"),
+    ("libgcc-12-dev", "12.2.0-14+deb12u1", "amd64", 2437204,
+     "d720259380a84f2ffc6fe516eff5cbe9c8a005138e8d6a5748747ba4b3404a82"),
+    ("libllvm14", "1:14.0.6-12", "amd64", 21840232,
+     "cd986403cfe53f47c41b80667f6b344c40fe35de4c5081dad9358b4c77cf64a8"),
+    ("libstd-rust-dev", "1.63.0+dfsg1-2", "amd64", 33869108,
+     "de55a06ec2b6bede97e2b756e3b87c9d2ee81cc85de1d3ff719d298803039ef4"),
+    ("libstdc++-12-dev", "12.2.0-14+deb12u1", "amd64", 2047292,
+     "d28def6c23630432b57cb38a4c2fd67a79d4e0484027386ca6e8d6005c3d7a73"),
+    ("rustc", "1.63.0+dfsg1-2", "amd64", 2612712,
+     "26dd439266153e38d3e6fbe0fe2dbbb41f20994afa688faa71f38427348589ed"),
+    ("rust-src", "1.63.0+dfsg1-2", "all", 18161724,
+     "410b8c6d464cabbe5fb3154ab8c3d374980dd597fbe7e3b7bb3ed8dd1bf11e25"),
+]
+
+# The small archive: these paths of the medium tree (~10 MB, ~500 files).
+SMALL_SUBSET = [
+    "usr/src/rustc-1.63.0/library/core",
+    "usr/lib/gcc/x86_64-linux-gnu/12/include",
+    "usr/lib/gcc/x86_64-linux-gnu/12/libgcc.a",
+]
+LARGE_COPIES = 3
+# What the pinned recipe gave with Debian 12's tar 1.34 and gzip 1.12; a
+# different result is reported (not an error): the archives are still valid,
+# but figures are then not comparable byte for byte with earlier runs.
+KNOWN_SHA256 = {
+    "small": "3319bcf17771a608df45a0abaae5372d68c4fb6aa2b99e4b99c08f27426fccbc",
+    "medium": "0087c29707c0ca4bbd96b533160a128ffca0cbc8ee758c387cdd790c0f8734c3",
+    "large": "b7f1f8c6b821827a90131451898356b55f123ac22a602729744108bee728f745",
+}
+MTIME = 1700000000          # 2023-11-14, fixed for reproducibility
+GZIP_LEVEL = 6
+RECIPE_VERSION = 1          # bump when the recipe changes in a way not listed here
+ARCHIVES = ("small", "medium", "large")
+
+TAR_OPTS = ["--format=gnu", "--sort=name", "--owner=0", "--group=0",
+            "--numeric-owner", "--mtime=@%d" % MTIME, "--hard-dereference"]
+
+
+def log(msg):
+    print("[corpus] " + msg, file=sys.stderr, flush=True)
+
+
+def sha256_file(path, bufsize=1 << 20):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(bufsize)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def tree_stats(root):
+    """Count what an extraction produced: regular files, directories (not the
+    root itself), symlinks, other entries and total regular-file bytes."""
+    st = {"files": 0, "dirs": 0, "symlinks": 0, "other": 0, "bytes": 0}
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        with os.scandir(d) as it:
+            for e in it:
+                if e.is_symlink():
+                    st["symlinks"] += 1
+                elif e.is_dir(follow_symlinks=False):
+                    st["dirs"] += 1
+                    stack.append(e.path)
+                elif e.is_file(follow_symlinks=False):
+                    st["files"] += 1
+                    st["bytes"] += e.stat(follow_symlinks=False).st_size
+                else:
+                    st["other"] += 1
+    return st
+
+
+# ---------------------------------------------------------------- packages
+
+def _apt_download(spec, dest):
+    cmd = ["apt-get", "-q"]
+    if os.geteuid() == 0:
+        # Otherwise apt warns that _apt cannot write to the directory.
+        cmd += ["-o", "APT::Sandbox::User=root"]
+    cmd += ["download", spec]
+    return subprocess.run(cmd, cwd=dest, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+
+
+def _candidate(name):
+    out = subprocess.run(["apt-cache", "show", "--no-all-versions", name],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True).stdout
+    fields = {}
+    for line in out.splitlines():
+        if ":" in line and not line.startswith(" "):
+            k, v = line.split(":", 1)
+            fields.setdefault(k, v.strip())
+    if "Version" not in fields:
+        return None
+    return fields["Version"], fields.get("SHA256", "")
+
+
+def fetch_packages(debdir):
+    """Download the pinned .debs (cached). Returns [(name, version, path, sha)]."""
+    os.makedirs(debdir, exist_ok=True)
+    have = {}
+    for path in glob.glob(os.path.join(debdir, "*.deb")):
+        have.setdefault(os.path.basename(path).split("_", 1)[0], []).append(path)
+    used = []
+    for name, version, _arch, size, sha in PACKAGES:
+        found = None
+        for path in have.get(name, []):
+            if os.path.getsize(path) == size and sha256_file(path) == sha:
+                found = path
+                break
+        if not found:
+            log("apt-get download %s=%s" % (name, version))
+            r = _apt_download("%s=%s" % (name, version), debdir)
+            if r.returncode == 0:
+                found = _find_deb(debdir, name, sha)
+                if not found:
+                    sys.exit("corpus: %s=%s downloaded but SHA-256 differs from "
+                             "the pin" % (name, version))
+            else:
+                cand = _candidate(name)
+                if not cand:
+                    sys.exit("corpus: cannot download %s=%s:\n%s"
+                             % (name, version, r.stdout))
+                version, sha = cand
+                log("WARNING: pinned %s version gone from the archive; using "
+                    "candidate %s (corpus differs from the pinned one)"
+                    % (name, version))
+                r = _apt_download("%s=%s" % (name, version), debdir)
+                found = _find_deb(debdir, name, sha)
+                if r.returncode != 0 or not found:
+                    sys.exit("corpus: cannot download %s=%s:\n%s"
+                             % (name, version, r.stdout))
+        used.append((name, version, found, sha))
+    return used
+
+
+def _find_deb(debdir, name, sha):
+    for path in glob.glob(os.path.join(debdir, name + "_*.deb")):
+        if sha256_file(path) == sha:
+            return path
+    return None
+
+
+# ---------------------------------------------------------------- trees
+
+def unpack_tree(pkgs, tree):
+    if os.path.exists(tree):
+        shutil.rmtree(tree)
+    os.makedirs(tree)
+    for name, _v, path, _sha in pkgs:
+        deb = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", path],
+                               stdout=subprocess.PIPE)
+        tar = subprocess.run(["tar", "-xf", "-", "-C", tree], stdin=deb.stdout)
+        deb.stdout.close()
+        if deb.wait() != 0 or tar.returncode != 0:
+            sys.exit("corpus: unpacking %s failed" % name)
+    fixed = sanitize_symlinks(tree)
+    if fixed:
+        log("rewrote/dropped %d symlinks pointing outside the tree" % fixed)
+
+
+def sanitize_symlinks(root):
+    """Make every symlink stay inside `root` (lexically), as the default
+    extraction policy requires: absolute targets become relative, links that
+    still escape are removed."""
+    changed = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            if not os.path.islink(p):
+                continue
+            target = os.readlink(p)
+            if target.startswith("/"):
+                target = os.path.relpath(target.lstrip("/") or ".", rel_dir)
+                os.unlink(p)
+                os.symlink(target, p)
+                changed += 1
+            resolved = os.path.normpath(os.path.join(rel_dir, target))
+            if resolved == ".." or resolved.startswith("../"):
+                os.unlink(p)
+                changed += 1
+    return changed
+
+
+def make_small_tree(medium, small):
+    if os.path.exists(small):
+        shutil.rmtree(small)
+    os.makedirs(small)
+    for rel in SMALL_SUBSET:
+        src = os.path.join(medium, rel)
+        dst = os.path.join(small, rel)
+        # Recreate parent directories with the modes they have in the tree.
+        parts = rel.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = os.path.join(small, *parts[:i])
+            if not os.path.isdir(d):
+                os.mkdir(d)
+                shutil.copystat(os.path.join(medium, *parts[:i]), d)
+        subprocess.run(["cp", "-a", "--link", src, dst], check=True)
+
+
+def make_large_tree(medium, large):
+    if os.path.exists(large):
+        shutil.rmtree(large)
+    os.makedirs(large)
+    for i in range(1, LARGE_COPIES + 1):
+        subprocess.run(["cp", "-a", "--link", medium,
+                        os.path.join(large, "copy%d" % i)], check=True)
+
+
+# ---------------------------------------------------------------- archives
+
+def write_archive(tree, out):
+    """tar the tree's top-level entries into `out` (.tar.gz); returns the
+    uncompressed tar size. Written to a temporary name, then renamed."""
+    members = sorted(os.listdir(tree))
+    tmp = out + ".tmp"
+    env = dict(os.environ, LC_ALL="C", TZ="UTC")
+    with open(tmp, "wb") as f:
+        tar = subprocess.Popen(["tar", "--create", "--file=-"] + TAR_OPTS +
+                               ["-C", tree, "--"] + members,
+                               stdout=subprocess.PIPE, env=env)
+        gz = subprocess.Popen(["gzip", "-%d" % GZIP_LEVEL, "-n", "-c"],
+                              stdin=subprocess.PIPE, stdout=f)
+        total = 0
+        try:
+            while True:
+                b = tar.stdout.read(1 << 20)
+                if not b:
+                    break
+                total += len(b)
+                gz.stdin.write(b)
+        finally:
+            gz.stdin.close()
+        if tar.wait() != 0 or gz.wait() != 0:
+            sys.exit("corpus: building %s failed" % out)
+    os.replace(tmp, out)
+    return total
+
+
+def recipe_fingerprint(pkgs):
+    recipe = {
+        "version": RECIPE_VERSION,
+        "packages": [(n, v, sha) for n, v, _p, sha in pkgs],
+        "small": SMALL_SUBSET,
+        "large_copies": LARGE_COPIES,
+        "tar": TAR_OPTS,
+        "gzip": GZIP_LEVEL,
+    }
+    blob = json.dumps(recipe, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _pinned_fingerprint():
+    return recipe_fingerprint([(n, v, None, sha) for n, v, _a, _s, sha in PACKAGES])
+
+
+def load_manifest(data):
+    try:
+        with open(os.path.join(data, "corpus.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def save_manifest(data, manifest):
+    tmp = os.path.join(data, "corpus.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, os.path.join(data, "corpus.json"))
+
+
+def archive_ok(data, manifest, name):
+    """True if <name>.tar.gz is present and matches the manifest (size, then
+    SHA-256, which also brings it into the page cache)."""
+    entry = manifest.get("archives", {}).get(name)
+    path = os.path.join(data, name + ".tar.gz")
+    if not entry or not os.path.exists(path):
+        return False
+    if os.path.getsize(path) != entry.get("size"):
+        return False
+    return sha256_file(path) == entry.get("sha256")
+
+
+def ensure_corpus(data, names, keep_trees=False):
+    """Make sure the named archives exist in `data`; returns the manifest."""
+    data = os.path.abspath(data)
+    os.makedirs(data, exist_ok=True)
+    manifest = load_manifest(data)
+    # A manifest written from the pinned package list (or a fallback
+    # recorded in it) is reusable without asking apt anything.
+    fp = manifest.get("recipe")
+    if fp and fp in (_pinned_fingerprint(), manifest.get("fallback_recipe")):
+        todo = [n for n in names if not archive_ok(data, manifest, n)]
+        if not todo:
+            return manifest
+    else:
+        todo = list(names)
+        manifest = {}
+    t0 = time.time()
+    pkgs = fetch_packages(os.path.join(data, "debs"))
+    fp = recipe_fingerprint(pkgs)
+    if manifest.get("recipe") != fp:
+        manifest = {"recipe": fp, "archives": {}}
+        todo = list(names)
+    if fp != _pinned_fingerprint():
+        manifest["fallback_recipe"] = fp
+    manifest["packages"] = {n: v for n, v, _p, _s in pkgs}
+    build = os.path.join(data, "build")
+    medium_tree = os.path.join(build, "medium")
+    log("unpacking %d packages" % len(pkgs))
+    unpack_tree(pkgs, medium_tree)
+    trees = {"medium": medium_tree}
+    if "small" in todo:
+        trees["small"] = os.path.join(build, "small")
+        make_small_tree(medium_tree, trees["small"])
+    if "large" in todo:
+        trees["large"] = os.path.join(build, "large")
+        make_large_tree(medium_tree, trees["large"])
+    lock = threading.Lock()
+
+    def one(name):
+        log("building %s.tar.gz" % name)
+        t = time.time()
+        out = os.path.join(data, name + ".tar.gz")
+        tar_bytes = write_archive(trees[name], out)
+        entry = {"size": os.path.getsize(out), "sha256": sha256_file(out),
+                 "tar_bytes": tar_bytes}
+        entry.update(tree_stats(trees[name]))
+        with lock:
+            manifest["archives"][name] = entry
+            save_manifest(data, manifest)
+        log("built %s.tar.gz in %.0f s" % (name, time.time() - t))
+        if fp == _pinned_fingerprint() and entry["sha256"] != KNOWN_SHA256[name]:
+            log("note: %s.tar.gz differs from the known build (%s...): another "
+                "tar or gzip version?" % (name, KNOWN_SHA256[name][:16]))
+
+    # Largest first; two at a time (gzip is single-threaded, 2 cores).
+    order = sorted(todo, key=lambda n: -{"large": 3, "medium": 2, "small": 1}[n])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+        for fut in [ex.submit(one, n) for n in order]:
+            fut.result()
+    if not keep_trees:
+        shutil.rmtree(build)
+    log("corpus ready in %.0f s" % (time.time() - t0))
+    return manifest
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("--data", default=os.path.join(top, "bench-data"))
+    ap.add_argument("--archives", default=",".join(ARCHIVES))
+    ap.add_argument("--keep-trees", action="store_true",
+                    help="keep the unpacked trees in DATA/build")
+    a = ap.parse_args()
+    names = [n for n in a.archives.split(",") if n]
+    for n in names:
+        if n not in ARCHIVES:
+            ap.error("unknown archive %r" % n)
+    m = ensure_corpus(a.data, names, a.keep_trees)
+    json.dump({n: m["archives"][n] for n in names}, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

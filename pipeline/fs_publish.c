@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,6 +457,181 @@ static int pub_fail(struct fs_sink *s, int e, const char *path,
     return fs_fail(s, RZ_E_IO_PUBLISH, e, path, "%s", what);
 }
 
+/* ------------------------------------------------------------ overlay */
+
+/*
+ * Merging cannot ask the kernel where a staged symlink will lead: the tree
+ * it would resolve in (staging laid over the destination) does not exist
+ * until entries move.  So the dry run walks it in user space, looking each
+ * name up as the merge will leave it: the staged entry if there is one
+ * (it wins over the destination's), else the destination's.  `cur` only
+ * ever holds directories, never a symlink, so ".." is dropping its last
+ * component; ".." at the root, or an absolute target met on the way, is an
+ * escape (what RESOLVE_BENEATH calls EXDEV).  A missing name, a file in
+ * the middle, a name over NAME_MAX or more than WALK_FOLLOWS links stop the
+ * walk harmlessly, as they stop the kernel.
+ */
+#define WALK_FOLLOWS 40
+
+struct walk {
+    char cur[TAR_PATH_MAX + 1];  /* directory reached, relative to root */
+    size_t cur_len;
+    char *rest;                  /* components still to resolve; owned */
+    size_t pos;                  /* next unread byte of rest */
+    char target[TAR_PATH_MAX + 1];
+};
+
+/* lstat (and readlink) of cur/name in one tree: 1 found, 0 absent, -1. */
+static int lookup_in(int rootfd, const char *cur, const char *name,
+                     struct stat *st, char *target)
+{
+    int fd = *cur ? fs_open_beneath(rootfd, cur, O_PATH | O_DIRECTORY)
+                  : rootfd;
+    int rc = 1;
+
+    if (fd < 0)   /* no such directory on this side, or not a real one */
+        return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 0 : -1;
+    if (fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+        rc = errno == ENOENT ? 0 : -1;
+    } else if (S_ISLNK(st->st_mode)) {
+        ssize_t n = readlinkat(fd, name, target, TAR_PATH_MAX);
+        if (n < 0)
+            rc = -1;
+        else
+            target[n] = '\0';
+    }
+    if (fd != rootfd) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return rc;
+}
+
+/* The merged tree's entry cur/name: staging first, then the destination
+ * (where the staging directory itself does not count). */
+static int lookup_merged(struct fs_sink *s, struct walk *w, const char *name,
+                         struct stat *st)
+{
+    int rc = lookup_in(s->stagefd, w->cur, name, st, w->target);
+
+    if (rc != 0)
+        return rc;
+    if (w->cur_len == 0 && strcmp(name, s->stage_name) == 0)
+        return 0;
+    return lookup_in(s->destfd, w->cur, name, st, w->target);
+}
+
+/* Replaces the resolved part of rest with a link's target. */
+static int splice_target(struct walk *w)
+{
+    size_t tlen = strlen(w->target), left = strlen(w->rest + w->pos);
+    char *r = malloc(tlen + 1 + left + 1);
+
+    if (!r)
+        return -1;
+    memcpy(r, w->target, tlen);
+    r[tlen] = '/';
+    memcpy(r + tlen + 1, w->rest + w->pos, left + 1);
+    free(w->rest);
+    w->rest = r;
+    w->pos = 0;
+    return 0;
+}
+
+/* The next component of rest into name; false at the end. */
+static bool next_name(struct walk *w, char *name, size_t *n)
+{
+    const char *p = w->rest + w->pos;
+
+    while (*p == '/')
+        p++;
+    size_t len = strcspn(p, "/");
+    w->pos = (size_t)(p - w->rest) + len;
+    *n = len;
+    if (len > NAME_MAX)
+        return len > 0;          /* caller sees n > NAME_MAX and stops */
+    memcpy(name, p, len);
+    name[len] = '\0';
+    return len > 0;
+}
+
+/* One step; 1 = escapes, 0 = go on, 2 = stop harmlessly, -1 = error. */
+static int walk_step(struct fs_sink *s, struct walk *w, const char *name,
+                     size_t n, int *follows)
+{
+    struct stat st;
+
+    if (n > NAME_MAX || (n == 1 && name[0] == '.'))
+        return n > NAME_MAX ? 2 : 0;
+    if (n == 2 && name[0] == '.' && name[1] == '.') {
+        if (w->cur_len == 0)
+            return 1;
+        char *slash = memrchr(w->cur, '/', w->cur_len);
+        w->cur_len = slash ? (size_t)(slash - w->cur) : 0;
+        w->cur[w->cur_len] = '\0';
+        return 0;
+    }
+    int rc = lookup_merged(s, w, name, &st);
+    if (rc <= 0)
+        return rc < 0 ? -1 : 2;
+    if (S_ISLNK(st.st_mode)) {
+        if (++*follows > WALK_FOLLOWS)
+            return 2;
+        if (w->target[0] == '/')
+            return 1;
+        return splice_target(w) < 0 ? -1 : 0;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return 2;
+    if (w->cur_len + 1 + n > TAR_PATH_MAX)
+        return 1;                /* deeper than we can follow: refuse */
+    if (w->cur_len > 0)
+        w->cur[w->cur_len++] = '/';
+    memcpy(w->cur + w->cur_len, name, n + 1);
+    w->cur_len += n;
+    return 0;
+}
+
+/* Walks from the link's own directory, starting with the link itself. */
+static int merged_link_escapes(struct fs_sink *s, const char *link)
+{
+    const char *slash = strrchr(link, '/');
+    struct walk *w = calloc(1, sizeof *w);
+    char name[NAME_MAX + 1];
+    size_t n;
+    int follows = 0, rc = 0;
+
+    if (!w)
+        return -1;
+    w->cur_len = slash ? (size_t)(slash - link) : 0;
+    memcpy(w->cur, link, w->cur_len);
+    w->rest = strdup(slash ? slash + 1 : link);
+    while (w->rest && rc == 0 && next_name(w, name, &n))
+        rc = walk_step(s, w, name, n, &follows);
+    if (!w->rest)
+        rc = -1;
+    free(w->rest);
+    free(w);
+    return rc == 2 ? 0 : rc;
+}
+
+/* Every staged symlink, resolved in the tree the merge would produce. */
+static int check_merged_links(struct fs_sink *s)
+{
+    for (size_t i = 0; i < s->nlinks; i++) {
+        int rc = merged_link_escapes(s, s->links[i]);
+        if (rc < 0)
+            return pub_fail(s, errno ? errno : ENOMEM, s->links[i],
+                            "following the symlink through the destination");
+        if (rc == 1)
+            return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->links[i],
+                           "through what the destination already holds; "
+                           "nothing was moved");
+    }
+    return 0;
+}
+
 static int cmp_key(const void *key, const void *rec)
 {
     return strcmp(key, ((const struct fs_dir_rec *)rec)->path);
@@ -557,12 +733,16 @@ static int merge_dir(struct fs_sink *s, int sfd, int dfd, size_t rel_len,
     return rc;
 }
 
-/* Merge (the default, like tar -C): a dry run first, so that a refusal
- * changes nothing, then the moves, then modes and the symlink re-check
- * (an old symlink in the destination can complete an escaping chain). */
+/* Merge (the default, like tar -C): a dry run first (a non-directory over
+ * a directory, and every staged symlink followed through the merged tree,
+ * since an old symlink in the destination can complete an escaping chain),
+ * so that a refusal changes nothing; then the moves, then modes.  The last
+ * re-check by the kernel can only fire if the destination changed under
+ * us during the merge. */
 static int publish_merge(struct fs_sink *s)
 {
-    if (merge_dir(s, s->stagefd, s->destfd, 0, true) < 0)
+    if (merge_dir(s, s->stagefd, s->destfd, 0, true) < 0 ||
+        check_merged_links(s) < 0)
         return -1;
     s->dest_touched = true;
     if (merge_dir(s, s->stagefd, s->destfd, 0, false) < 0)

@@ -481,16 +481,23 @@ static void print_name(const struct fs_sink *s, bool root)
            !root && s->cur->type == TAR_DIR ? "/" : "");
 }
 
-/* Normalises the hardlink target; 1 means "skip this entry". */
+/* Normalises the hardlink target; 1 means "skip this entry".  A refused
+ * target is reported against the entry, with the target in the detail. */
 static int normalize_target(struct fs_sink *s)
 {
     const struct tar_entry *e = s->cur;
+    struct rz_error terr;
     size_t n;
     bool slash;
+
+    rz_error_clear(&terr);
     int rc = tar_path_normalize(e->linkpath, e->linkpath_len,
                                 s->o.strip_components, s->tpath,
                                 sizeof s->tpath, &n, &slash, e->offset,
-                                s->err);
+                                &terr);
+    if (rc < 0)
+        return fs_fail(s, terr.code, 0, NULL, "in the hardlink target %s%s%s",
+                       terr.entry, *terr.detail ? ": " : "", terr.detail);
     if (rc == TAR_PATH_SKIP) {
         warn(s, "hardlink target removed by --strip-components, skipping",
              e->path, e->path_len);

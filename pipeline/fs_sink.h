@@ -63,15 +63,28 @@
  *                    nothing, then renames entry by entry, never following a
  *                    symlink in the destination (a destination symlink or
  *                    file where the archive has a directory is unlinked and
- *                    the directory moved in).  Merging then applies
- *                    directory modes and mtimes in the destination: to
- *                    directories it created, and to existing ones only when
- *                    an entry names them; the destination's own only with a
- *                    root entry.  Last, symlinks are checked again in the
- *                    destination, since a symlink already there can complete
- *                    an escaping chain: such a link is removed and the call
- *                    fails with RZ_E_POL_SYMLINK_OUTSIDE.  Call once, after
- *                    a successful fs_sink_finish.
+ *                    the directory moved in).  The dry run also follows
+ *                    every staged symlink through the tree the merge would
+ *                    produce (a name resolves to the staged entry if there
+ *                    is one, else to the destination's; ".." at the root
+ *                    or an absolute target on the way is an escape; a
+ *                    missing name, a file in the middle or 40 links stop
+ *                    harmlessly, as for the kernel), because a symlink
+ *                    already in the destination can complete an escaping
+ *                    chain (dest "cur -> .", archive "par -> cur/.."):
+ *                    RZ_E_POL_SYMLINK_OUTSIDE before anything moves.  Not
+ *                    covered: a symlink already in the destination that
+ *                    the new entries make escape (dest "a -> b/..",
+ *                    archive "b -> ."); only staged links are followed.
+ *                    Merging then applies directory modes and mtimes in
+ *                    the destination: to directories it created, and to
+ *                    existing ones only when an entry names them; the
+ *                    destination's own only with a root entry.  Last, the
+ *                    kernel re-checks the staged symlinks in place; this
+ *                    fires only if the destination changed during the
+ *                    merge (the link is then removed, the rest stays, and
+ *                    the call fails).  Call once, after a successful
+ *                    fs_sink_finish.
  *   fs_sink_abort    removes the staging tree (also safe after a failed
  *                    publish, and idempotent), never following a symlink.
  *                    When merging and nothing had moved yet, the

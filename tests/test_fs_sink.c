@@ -648,6 +648,8 @@ static void test_hardlinks(void)
     CHECK_EQ_INT(open_sink(&t, 0, 0), 0);
     CHECK_EQ_INT(hardlink_e(&t, "h", "../etc/passwd"), -1);
     CHECK_EQ_INT(t.err.code, RZ_E_POL_DOTDOT);
+    CHECK_EQ_STR(t.err.entry, "h");           /* the entry, not the target */
+    CHECK(strstr(t.err.detail, "../etc/passwd") != NULL);
     done(&t);
 
     /* the target was stripped away: skipped with a warning, as GNU tar */
@@ -909,23 +911,59 @@ static void test_merge(void)
 }
 
 /* An old symlink in dest completes a chain the staging tree could not
- * show: the link is removed and the run fails. */
-static void test_merge_chain(void)
+ * show: refused by the dry run, before anything moves. */
+static void merge_chain_case(const char *old_link, const char *old_target,
+                             const char *link, const char *target,
+                             int want)
 {
     struct t t;
     char p[PATH_MAX];
 
     setup(&t);
     make_dest(&t);
-    CHECK_EQ_INT(symlink(".", pathf(p, "%s/cur", t.dest)), 0);
+    CHECK_EQ_INT(mkdir(pathf(p, "%s/sub/deep", t.dest), 0755), 0);
+    CHECK_EQ_INT(symlink(old_target, pathf(p, "%s/%s", t.dest, old_link)), 0);
+    char *before = snapshot(t.dest);
     CHECK_EQ_INT(open_sink(&t, 0, 0), 0);
-    CHECK_EQ_INT(symlink_e(&t, "par", "cur/.."), 0);
+    CHECK_EQ_INT(file(&t, "aaa", "moved first if not refused"), 0);
+    CHECK_EQ_INT(symlink_e(&t, link, target), 0);
+    CHECK_EQ_INT(file(&t, "zzz/f", "last"), 0);
     CHECK_EQ_INT(fs_sink_finish(t.s), 0);    /* dangling in staging */
-    CHECK_EQ_INT(fs_sink_publish(t.s), -1);
-    CHECK_EQ_INT(t.err.code, RZ_E_POL_SYMLINK_OUTSIDE);
-    CHECK(!exists(&t, "par"));
-    done(&t);
+    CHECK_EQ_INT(fs_sink_publish(t.s), want == 0 ? 0 : -1);
+    CHECK_EQ_INT(t.err.code, want);
+    if (want != 0) {
+        CHECK_EQ_STR(t.err.entry, link);
+        done(&t);
+        char *after = snapshot(t.dest);
+        CHECK_EQ_STR(after, before);
+        free(after);
+    } else {
+        CHECK(exists(&t, "aaa") && exists(&t, link));
+        done(&t);
+    }
+    free(before);
     CHECK_CLEAN(&t);
+}
+
+static void test_merge_chain(void)
+{
+    const int esc = RZ_E_POL_SYMLINK_OUTSIDE;
+
+    merge_chain_case("cur", ".", "par", "cur/..", esc);
+    merge_chain_case("cur", ".", "par", "cur/sub/../..", esc);
+    merge_chain_case("sub/up", "..", "sub/par", "up/..", esc);
+    merge_chain_case("sub/up", "..", "x", "sub/up/../sub/up/..", esc);
+    /* the old link is followed from the new one, then a new one again */
+    merge_chain_case("sub/deep/abs", "/", "p", "sub/deep/abs", esc);
+    merge_chain_case("sub/deep/back", "../..", "p", "sub/deep/back/..", esc);
+    /* harmless: inside, dangling, through a file, a loop */
+    merge_chain_case("cur", ".", "par", "cur/sub", 0);
+    merge_chain_case("sub/up", "..", "x", "sub/up/sub/deep/..", 0);
+    merge_chain_case("cur", "missing/..", "par", "cur/..", 0);
+    merge_chain_case("cur", "keep/..", "par", "cur/..", 0);
+    merge_chain_case("loop", "loop", "par", "loop/..", 0);
+    /* a staged entry hides the destination's link of the same name */
+    merge_chain_case("zzz", ".", "par", "zzz/..", 0);
 }
 
 static void test_merge_dry_run(void)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -120,6 +121,7 @@ static int setup(struct run *r)
     if (handoff_new(&r->handoff, parser_push, r, r->err) < 0)
         return -1;
     r->cerr = handoff_err(r->handoff);
+    handoff_set_stop(r->handoff, o->stop);
     if (o->list) {
         list_sink_init(&r->list, o->list_out, o->verbose, r->cerr);
     } else {
@@ -142,6 +144,8 @@ static int setup(struct run *r)
 
 static int finish(struct run *r)
 {
+    if (check_stop(r) < 0)
+        return -1;
     if (r->tap_on && sha256_tap_verify(&r->tap, r->o->sha256) < 0)
         return -1;
     if (decoder_finish(&r->dec) < 0 || handoff_finish(r->handoff) < 0)
@@ -182,6 +186,26 @@ static void teardown(struct run *r, struct extract_stats *st)
     tar_parser_free(&r->tar);
 }
 
+/*
+ * A run that failed after a stop signal reports the signal: the failure is
+ * usually its consequence (the pipe's writer died of the same Ctrl-C, the
+ * listing's reader went away with SIGPIPE).  The first message is kept as
+ * detail.
+ */
+static void blame_signal(struct run *r)
+{
+    struct rz_error first = *r->err;
+    char msg[RZ_ERROR_DETAIL_MAX + 128];   /* rz_error_set truncates */
+    if (!r->o->stop || !*r->o->stop || first.code == RZ_E_OK
+        || first.code == RZ_E_INTERRUPTED)
+        return;
+    snprintf(msg, sizeof msg, "%s%s%s", rz_code_message(first.code),
+             first.detail[0] ? ": " : "", first.detail);
+    rz_error_clear(r->err);
+    rz_error_set(r->err, RZ_E_INTERRUPTED, 0, RZ_OFF_RAW, r->raw_bytes,
+                 NULL, 0, "then: %s", msg);
+}
+
 int extract_run(const struct extract_options *o, struct extract_stats *st,
                 struct rz_error *err)
 {
@@ -205,6 +229,7 @@ int extract_run(const struct extract_options *o, struct extract_stats *st,
     if (rc < 0 && err->code == RZ_E_OK)
         rz_error_set(err, RZ_E_INTERNAL, 0, RZ_OFF_NONE, 0, NULL, 0,
                      "a stage failed without saying why");
+    blame_signal(r);
     teardown(r, st);
     free(r);
     return err->code == RZ_E_OK ? 0 : -1;

@@ -17,6 +17,15 @@
  * its tree and publishes it.  Any failure aborts the sink, which removes the
  * staging directory: the destination is left as it was.
  *
+ * Signals: `stop` (set by the program's handlers) is checked by the source
+ * before every push and while it waits, by the handoff while the caller
+ * waits for the writer thread, and before finish, before and after the
+ * sink's finish.  Once publishing has begun a signal is not acted on: the
+ * publish completes (a half-merged destination would be worse) and the run
+ * succeeds.  A run that fails while `stop` is set fails with
+ * RZ_E_INTERRUPTED whatever the first failure was (end of input, a broken
+ * pipe: usually the signal's doing); that failure is kept in the detail.
+ *
  * Returns 0, or -1 with *err filled (the first failure).
  */
 #ifndef RZ_EXTRACT_H

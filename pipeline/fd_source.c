@@ -77,10 +77,12 @@ static int pump(struct fd_reader *r, uint8_t *buf, stage_push_fn push,
         ssize_t n = read_some(r, buf, FD_SOURCE_BUF);
         if (n < 0)
             return -1;
-        if (n == 0)
-            return 0;
+        /* A signal often comes with end of input (the writer of the
+         * pipe got the same Ctrl-C): the signal is the cause. */
         if (check_stop(r) < 0)
             return -1;
+        if (n == 0)
+            return 0;
         if (push(ctx, buf, (size_t)n) < 0) {
             if (r->err->code == RZ_E_OK)
                 rz_error_set(r->err, RZ_E_INTERNAL, 0, RZ_OFF_RAW, r->pushed,

@@ -5,19 +5,41 @@
  * being processed until count is decremented); the slot at tail belongs to
  * the producer while count < HANDOFF_SLOTS.  So the two threads never touch
  * the same slot, and the mutex only guards the indices and flags.
+ *
+ * Signals: the writer thread is created with every signal blocked but the
+ * faults (SEGV, BUS, FPE...).  Asynchronous ones (INT, TERM, HUP) then go
+ * to the producer's thread, where they interrupt the source's poll or
+ * libcurl's wait, and the handlers (which set a flag the producer reads)
+ * never run on the writer: no flag is written by one thread while another
+ * reads it.  The writer's own synchronous signals stay pending on it: a
+ * write past RLIMIT_FSIZE fails with EFBIG instead of killing the process
+ * before it can clean up (SIGXFSZ is dropped), and a write to a closed
+ * pipe fails with EPIPE, its SIGPIPE taken by the writer before it exits
+ * and raised again on the producer's thread after the join, so the
+ * process sees it as it would without a second thread.  The producer never
+ * waits for the writer without a timeout, so a stop flag set while the
+ * queue is full, or while the writer drains it at the end, is seen within
+ * HANDOFF_WAIT_MS; the writer looks at `abort` between pieces of
+ * HANDOFF_PIECE bytes, so stopping does not wait for a whole slot.
  */
 #include "handoff.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define HANDOFF_WAIT_MS 100
+#define HANDOFF_PIECE (64 * 1024)
 
 struct handoff {
     pthread_mutex_t mu;
     pthread_cond_t filled;      /* consumer waits: a slot is ready, or end */
-    pthread_cond_t freed;       /* producer waits: a slot became free */
+    pthread_cond_t freed;       /* producer waits: a slot became free, or
+                                   the consumer is done (CLOCK_MONOTONIC) */
     pthread_t thread;
     bool running;               /* thread started and not yet joined */
     uint8_t *slot[HANDOFF_SLOTS];
@@ -26,6 +48,10 @@ struct handoff {
     bool eof;                   /* producer has no more data */
     bool abort;                 /* producer gave up: discard and exit */
     bool failed;                /* downstream returned -1 */
+    bool done;                  /* consumer left its loop */
+    bool sigpipe;               /* the consumer took a SIGPIPE of its own */
+    volatile sig_atomic_t *stop;/* read on the producer's thread only */
+    uint64_t handed;            /* bytes accepted by handoff_push */
     uint8_t *cur;               /* producer's slot being filled, or NULL */
     size_t cur_fill;
     stage_push_fn down;
@@ -33,6 +59,42 @@ struct handoff {
     struct rz_error *err;       /* the caller's record */
     struct rz_error down_err;   /* the downstream's record */
 };
+
+static bool aborted(struct handoff *h)
+{
+    pthread_mutex_lock(&h->mu);
+    bool a = h->abort;
+    pthread_mutex_unlock(&h->mu);
+    return a;
+}
+
+/* One slot downstream, in pieces: -1 failed, 1 aborted, 0 done. */
+static int deliver(struct handoff *h, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        size_t n = len < HANDOFF_PIECE ? len : HANDOFF_PIECE;
+        if (aborted(h))
+            return 1;
+        if (h->down(h->down_ctx, buf, n) < 0)
+            return -1;
+        buf += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* On the writer: accept a SIGPIPE pending on it (its own write to a
+ * closed pipe); true if there was one. */
+static bool take_sigpipe(void)
+{
+    sigset_t pending, pipe;
+    struct timespec now = {0, 0};
+    if (sigpending(&pending) < 0 || !sigismember(&pending, SIGPIPE))
+        return false;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    return sigtimedwait(&pipe, NULL, &now) == SIGPIPE;
+}
 
 static void *consume(void *arg)
 {
@@ -46,18 +108,36 @@ static void *consume(void *arg)
         uint8_t *buf = h->slot[h->head];
         size_t len = h->len[h->head];
         pthread_mutex_unlock(&h->mu);
-        int rc = h->down(h->down_ctx, buf, len);
+        int rc = deliver(h, buf, len);
         pthread_mutex_lock(&h->mu);
         h->head = (h->head + 1) % HANDOFF_SLOTS;
         h->count--;
         pthread_cond_signal(&h->freed);
-        if (rc < 0) {
+        if (rc < 0)
             h->failed = true;
+        if (rc != 0)
             break;
-        }
     }
+    h->done = true;
+    h->sigpipe = take_sigpipe();
+    pthread_cond_signal(&h->freed);
     pthread_mutex_unlock(&h->mu);
     return NULL;
+}
+
+/* Start the writer with every signal but the faults blocked (see top). */
+static int start_thread(struct handoff *h)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGSYS,
+                                 SIGTRAP, SIGABRT};
+    sigset_t block, old;
+    sigfillset(&block);
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(&block, faults[i]);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int rc = pthread_create(&h->thread, NULL, consume, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 int handoff_new(struct handoff **out, stage_push_fn down, void *down_ctx,
@@ -67,9 +147,13 @@ int handoff_new(struct handoff **out, stage_push_fn down, void *down_ctx,
     *out = NULL;
     if (!h)
         return rz_error_set(err, RZ_E_NOMEM, ENOMEM, RZ_OFF_NONE, 0, NULL, 0, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->filled, NULL);
-    pthread_cond_init(&h->freed, NULL);
+    pthread_cond_init(&h->freed, &ca);
+    pthread_condattr_destroy(&ca);
     h->down = down;
     h->down_ctx = down_ctx;
     h->err = err;
@@ -78,7 +162,7 @@ int handoff_new(struct handoff **out, stage_push_fn down, void *down_ctx,
         if (!(h->slot[i] = malloc(HANDOFF_SLOT_SIZE)))
             return rz_error_set(err, RZ_E_NOMEM, ENOMEM, RZ_OFF_NONE, 0, NULL,
                                 0, NULL);
-    int rc = pthread_create(&h->thread, NULL, consume, h);
+    int rc = start_thread(h);
     if (rc != 0)
         return rz_error_set(err, RZ_E_INTERNAL, rc, RZ_OFF_NONE, 0, NULL, 0,
                             "cannot start the writer thread");
@@ -91,13 +175,54 @@ struct rz_error *handoff_err(struct handoff *h)
     return &h->down_err;
 }
 
+void handoff_set_stop(struct handoff *h, volatile sig_atomic_t *stop)
+{
+    h->stop = stop;
+}
+
+/*
+ * With the mutex held: wait for `freed` at most HANDOFF_WAIT_MS.  False
+ * when the stop flag is set (checked before waiting).
+ */
+static bool wait_freed(struct handoff *h)
+{
+    struct timespec ts;
+    if (h->stop && *h->stop)
+        return false;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += HANDOFF_WAIT_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&h->freed, &h->mu, &ts);
+    return true;
+}
+
+/* The stop flag was seen while waiting for the writer: stop it, fail. */
+static int interrupted(struct handoff *h)
+{
+    handoff_stop(h);
+    return rz_error_set(h->err, RZ_E_INTERRUPTED, 0, RZ_OFF_ARCHIVE,
+                        h->handed, NULL, 0, "while the writer was busy");
+}
+
+/* After the join, on the producer's thread: the writer's SIGPIPE. */
+static void reap(struct handoff *h)
+{
+    pthread_join(h->thread, NULL);
+    h->running = false;
+    if (h->sigpipe) {
+        h->sigpipe = false;
+        pthread_kill(pthread_self(), SIGPIPE);
+    }
+}
+
 /* Join the consumer (it has stopped or was told to) and adopt its error. */
 static int join(struct handoff *h)
 {
-    if (h->running) {
-        pthread_join(h->thread, NULL);
-        h->running = false;
-    }
+    if (h->running)
+        reap(h);
     if (h->down_err.code != RZ_E_OK && h->err->code == RZ_E_OK)
         *h->err = h->down_err;
     if (h->failed && h->err->code == RZ_E_OK)
@@ -119,18 +244,20 @@ static void send_slot(struct handoff *h)
     h->cur_fill = 0;
 }
 
-/* Get a free slot for the producer; -1 if the consumer failed. */
+/* Get a free slot for the producer; -1 if the consumer failed or stop. */
 static int take_slot(struct handoff *h)
 {
-    bool failed;
+    bool failed, go = true;
     pthread_mutex_lock(&h->mu);
-    while (h->count == HANDOFF_SLOTS && !h->failed)
-        pthread_cond_wait(&h->freed, &h->mu);
+    while (go && h->count == HANDOFF_SLOTS && !h->failed)
+        go = wait_freed(h);
     failed = h->failed;
-    if (!failed)
+    if (go && !failed)
         h->cur = h->slot[h->tail];
     pthread_mutex_unlock(&h->mu);
-    return failed ? join(h) : 0;
+    if (failed)
+        return join(h);
+    return go ? 0 : interrupted(h);
 }
 
 int handoff_push(void *hv, const uint8_t *buf, size_t len)
@@ -146,6 +273,7 @@ int handoff_push(void *hv, const uint8_t *buf, size_t len)
             n = len;
         memcpy(h->cur + h->cur_fill, buf, n);
         h->cur_fill += n;
+        h->handed += n;
         buf += n;
         len -= n;
         if (h->cur_fill == HANDOFF_SLOT_SIZE)
@@ -160,11 +288,14 @@ int handoff_finish(struct handoff *h)
         return join(h);
     if (h->cur && h->cur_fill > 0)
         send_slot(h);
+    bool go = true;
     pthread_mutex_lock(&h->mu);
     h->eof = true;
     pthread_cond_signal(&h->filled);
+    while (go && !h->done)
+        go = wait_freed(h);
     pthread_mutex_unlock(&h->mu);
-    return join(h);
+    return go ? join(h) : interrupted(h);
 }
 
 void handoff_stop(struct handoff *h)
@@ -175,8 +306,7 @@ void handoff_stop(struct handoff *h)
     h->abort = true;
     pthread_cond_signal(&h->filled);
     pthread_mutex_unlock(&h->mu);
-    pthread_join(h->thread, NULL);
-    h->running = false;
+    reap(h);
 }
 
 void handoff_free(struct handoff *h)

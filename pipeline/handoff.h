@@ -23,10 +23,23 @@
  * handoff_stop stops the thread if it still runs (discarding queued data)
  * and joins it, so handoff_err(h) can be read; handoff_free stops, then
  * frees everything.  Both are safe after any failure.
+ *
+ * Signals and stopping: the handoff's thread runs with every signal but
+ * the faults blocked, so SIGINT, SIGTERM, SIGHUP... reach the caller's
+ * thread and their handlers never run on the handoff's.  Its own writes
+ * past RLIMIT_FSIZE fail with EFBIG (no SIGXFSZ); a write to a closed pipe
+ * fails with EPIPE and its SIGPIPE is raised on the caller's thread when
+ * the thread is joined (handoff_push, _finish, _stop or _free).  After handoff_set_stop(h, stop) (stop may be NULL; read on the
+ * caller's thread only), a producer waiting for the writer (queue full in
+ * handoff_push, or draining in handoff_finish) checks *stop every 100 ms;
+ * when it is set the thread is stopped (it drops queued data between
+ * pieces of 64 KiB) and the call fails with RZ_E_INTERRUPTED at the
+ * number of bytes handed over.
  */
 #ifndef RZ_HANDOFF_H
 #define RZ_HANDOFF_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +55,7 @@ int handoff_new(struct handoff **out, stage_push_fn down, void *down_ctx,
                 struct rz_error *err);
 /* The error record for the downstream stages (valid until handoff_free). */
 struct rz_error *handoff_err(struct handoff *h);
+void handoff_set_stop(struct handoff *h, volatile sig_atomic_t *stop);
 int handoff_push(void *h, const uint8_t *buf, size_t len);
 int handoff_finish(struct handoff *h);
 void handoff_stop(struct handoff *h);

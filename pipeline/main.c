@@ -61,6 +61,13 @@ static void usage(FILE *f)
 "  -k, --insecure             do not verify the server's TLS certificate\n"
 "      --netrc                read credentials from ~/.netrc\n"
 "      --connect-timeout S    give up connecting after S seconds\n"
+"      --stall-timeout S      a transfer with no byte for S seconds has failed\n"
+"                             (default 30; 0: never)\n"
+"      --retries N            retry a failed download N times (default 5),\n"
+"                             resuming where it stopped\n"
+"      --retry-delay S        first backoff delay (default 0.5; doubles each\n"
+"                             retry, at most 30 s)\n"
+"      --retry-max-time S     give up retrying after S seconds in all\n"
 "      --replace              replace DIR atomically instead of merging into it\n"
 "      --allow-outside-symlinks  keep symlinks that point outside DIR\n"
 "      --no-strict-trailer    ignore data after the end-of-archive blocks\n"
@@ -85,7 +92,8 @@ enum {
     OPT_STRIP = 256, OPT_SHA256, OPT_CACERT, OPT_NETRC, OPT_CONNECT_TIMEOUT,
     OPT_REPLACE, OPT_ALLOW_OUTSIDE, OPT_NO_STRICT, OPT_SAME_OWNER,
     OPT_KEEP_SPECIAL, OPT_MAX_SIZE, OPT_MAX_ENTRIES, OPT_MAX_FILE_SIZE,
-    OPT_MAX_RATIO,
+    OPT_MAX_RATIO, OPT_STALL_TIMEOUT, OPT_RETRIES, OPT_RETRY_DELAY,
+    OPT_RETRY_MAX_TIME,
 };
 
 static const struct option long_opts[] = {
@@ -100,6 +108,10 @@ static const struct option long_opts[] = {
     {"insecure", no_argument, NULL, 'k'},
     {"netrc", no_argument, NULL, OPT_NETRC},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
+    {"retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME},
     {"replace", no_argument, NULL, OPT_REPLACE},
     {"allow-outside-symlinks", no_argument, NULL, OPT_ALLOW_OUTSIDE},
     {"no-strict-trailer", no_argument, NULL, OPT_NO_STRICT},
@@ -140,9 +152,24 @@ static int parse_size(const char *s, uint64_t *out, bool suffixes)
     return 0;
 }
 
+/* Seconds with up to three decimals ("0.25"), at most `max`, in ms. */
+static int parse_ms(const char *s, long max_seconds, long *ms)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || v > (double)max_seconds)
+        return -1;
+    *ms = (long)(v * 1000.0 + 0.5);
+    return 0;
+}
+
 struct cli {
     struct extract_options o;
     const char *headers[MAX_HEADERS];
+    struct http_source_stats net;
     bool quiet;
 };
 
@@ -151,6 +178,74 @@ static int bad_value(const char *opt, const char *val)
     fprintf(stderr, "rzup-extract: invalid value for %s: '%s'\n"
             "Try 'rzup-extract --help'.\n", opt, val);
     return RZ_EXIT_USAGE;
+}
+
+/* Extraction, limits, help; -1 to go on, or an exit code. */
+static int parse_other_option(struct extract_options *o, int opt,
+                             const char *arg)
+{
+    switch (opt) {
+    case OPT_REPLACE: o->sink.flags |= FS_SINK_REPLACE; break;
+    case OPT_ALLOW_OUTSIDE: o->sink.flags |= FS_SINK_ALLOW_OUTSIDE_LINKS; break;
+    case OPT_NO_STRICT: o->tar_flags |= TAR_PARSER_LENIENT_TRAILER; break;
+    case OPT_SAME_OWNER: o->sink.flags |= FS_SINK_SAME_OWNER; break;
+    case OPT_KEEP_SPECIAL: o->sink.flags |= FS_SINK_KEEP_SPECIAL; break;
+    case OPT_MAX_SIZE:
+        if (parse_size(arg, &o->sink.max_size, true) < 0)
+            return bad_value("--max-size", arg);
+        break;
+    case OPT_MAX_ENTRIES:
+        if (parse_size(arg, &o->sink.max_entries, false) < 0)
+            return bad_value("--max-entries", arg);
+        break;
+    case OPT_MAX_FILE_SIZE:
+        if (parse_size(arg, &o->sink.max_file_size, true) < 0)
+            return bad_value("--max-file-size", arg);
+        break;
+    case OPT_MAX_RATIO:
+        if (parse_size(arg, &o->max_ratio, false) < 0 || o->max_ratio == 0)
+            return bad_value("--max-ratio", arg);
+        break;
+    case 'h': usage(stdout); return RZ_EXIT_OK;
+    case 'V':
+        printf("rzup-extract %s (%s)\n", RZ_VERSION, curl_version());
+        return RZ_EXIT_OK;
+    default:
+        fputs("Try 'rzup-extract --help'.\n", stderr);
+        return RZ_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Retry and timeout options; -1 to go on, or an exit code. */
+static int parse_network_option(struct extract_options *o, int opt,
+                                const char *arg)
+{
+    uint64_t v;
+    switch (opt) {
+    case OPT_STALL_TIMEOUT:
+        if (parse_size(arg, &v, false) < 0 || v > 86400)
+            return bad_value("--stall-timeout", arg);
+        o->http.stall_timeout = (long)v;
+        break;
+    case OPT_RETRIES:
+        if (parse_size(arg, &v, false) < 0 || v > 1000)
+            return bad_value("--retries", arg);
+        o->http.retries = (unsigned)v;
+        break;
+    case OPT_RETRY_DELAY:
+        if (parse_ms(arg, 3600, &o->http.retry_delay_ms) < 0)
+            return bad_value("--retry-delay", arg);
+        break;
+    case OPT_RETRY_MAX_TIME:
+        if (parse_size(arg, &v, false) < 0 || v > 86400 * 7)
+            return bad_value("--retry-max-time", arg);
+        o->http.retry_max_time = (long)v;
+        break;
+    default:
+        return parse_other_option(o, opt, arg);
+    }
+    return -1;
 }
 
 /* Returns -1 to go on, or an exit code. */
@@ -188,34 +283,8 @@ static int parse_option(struct cli *c, int opt, const char *arg)
             return bad_value("--connect-timeout", arg);
         o->http.connect_timeout = (long)v;
         break;
-    case OPT_REPLACE: o->sink.flags |= FS_SINK_REPLACE; break;
-    case OPT_ALLOW_OUTSIDE: o->sink.flags |= FS_SINK_ALLOW_OUTSIDE_LINKS; break;
-    case OPT_NO_STRICT: o->tar_flags |= TAR_PARSER_LENIENT_TRAILER; break;
-    case OPT_SAME_OWNER: o->sink.flags |= FS_SINK_SAME_OWNER; break;
-    case OPT_KEEP_SPECIAL: o->sink.flags |= FS_SINK_KEEP_SPECIAL; break;
-    case OPT_MAX_SIZE:
-        if (parse_size(arg, &o->sink.max_size, true) < 0)
-            return bad_value("--max-size", arg);
-        break;
-    case OPT_MAX_ENTRIES:
-        if (parse_size(arg, &o->sink.max_entries, false) < 0)
-            return bad_value("--max-entries", arg);
-        break;
-    case OPT_MAX_FILE_SIZE:
-        if (parse_size(arg, &o->sink.max_file_size, true) < 0)
-            return bad_value("--max-file-size", arg);
-        break;
-    case OPT_MAX_RATIO:
-        if (parse_size(arg, &o->max_ratio, false) < 0 || o->max_ratio == 0)
-            return bad_value("--max-ratio", arg);
-        break;
-    case 'h': usage(stdout); return RZ_EXIT_OK;
-    case 'V':
-        printf("rzup-extract %s (%s)\n", RZ_VERSION, curl_version());
-        return RZ_EXIT_OK;
     default:
-        fputs("Try 'rzup-extract --help'.\n", stderr);
-        return RZ_EXIT_USAGE;
+        return parse_network_option(o, opt, arg);
     }
     return -1;
 }
@@ -227,10 +296,29 @@ static void warn(void *ctx, const char *msg)
         fprintf(stderr, "rzup-extract: warning: %s\n", msg);
 }
 
+static void note(void *ctx, const char *msg)
+{
+    const struct cli *c = ctx;
+    if (!c->quiet)
+        fprintf(stderr, "rzup-extract: %s\n", msg);
+}
+
+static void set_defaults(struct cli *c)
+{
+    struct http_source_options *h = &c->o.http;
+    c->o.sink.dest = ".";
+    h->retries = 5;
+    h->retry_delay_ms = 500;
+    h->stall_timeout = 30;
+    h->notice = note;
+    h->notice_ctx = c;
+    h->stats = &c->net;
+}
+
 static int parse_args(struct cli *c, int argc, char **argv)
 {
     int opt, rc;
-    c->o.sink.dest = ".";
+    set_defaults(c);
     c->o.list_out = stdout;
     c->o.http.headers = c->headers;
     c->o.sink.warn = warn;
@@ -254,6 +342,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
     }
     c->o.sink.verbose = c->o.verbose;
     c->o.http.verbose = c->o.verbose;
+    /* the digest, checked before publishing, catches a spliced file */
+    c->o.http.resume_unvalidated = c->o.have_sha256;
     if (c->o.http.insecure)
         warn(c, "--insecure: the server's TLS certificate is not verified");
     return -1;
@@ -270,6 +360,12 @@ static int report(const struct cli *c, const struct extract_stats *st,
                   const struct rz_error *err, double secs)
 {
     char msg[2048];
+    const struct http_source_stats *n = &c->net;
+    if (c->o.verbose && n->attempts > 0)
+        fprintf(stderr, "rzup-extract: network: %u attempts, %u resumes, %u "
+                "requests, %" PRIu64 " bytes received, %" PRIu64
+                " bytes re-downloaded\n", n->attempts, n->resumes,
+                n->requests, n->bytes_received, n->bytes_discarded);
     if (err->code == RZ_E_OK) {
         if (c->o.verbose && !c->o.list)
             fprintf(stderr, "rzup-extract: %" PRIu64 " entries, %" PRIu64

@@ -73,7 +73,7 @@ def test_404_fails_with_status_and_url(ctx):
 
 def test_500_fails(ctx):
     dest = ctx.path('out')
-    r = ctx.run('-C', dest, ctx.url('boom.tar.gz'))
+    r = ctx.run('--retry-delay', '0.01', '-C', dest, ctx.url('boom.tar.gz'))
     assert r.rc == 3 and '500' in r.err, r
     assert not os.path.exists(dest)
 
@@ -81,7 +81,8 @@ def test_500_fails(ctx):
 def test_connection_refused(ctx):
     from harness import free_port
     dest = ctx.path('out')
-    r = ctx.run('-C', dest, 'http://127.0.0.1:%d/x.tar.gz' % free_port())
+    r = ctx.run('--retry-delay', '0.01', '-C', dest,
+                'http://127.0.0.1:%d/x.tar.gz' % free_port())
     assert r.rc == 3, r
     assert not os.path.exists(dest)
 

@@ -168,6 +168,24 @@ static int make_staging(struct fs_sink *s)
     return 0;
 }
 
+/* The process umask without changing it (umask(2) can only set it, which
+ * would race with other threads creating files); -1 when unknown. */
+static int read_umask(void)
+{
+    char line[128];
+    unsigned mask;
+    int found = -1;
+    FILE *f = fopen("/proc/self/status", "re");
+
+    if (!f)
+        return -1;
+    while (found < 0 && fgets(line, sizeof line, f))
+        if (sscanf(line, "Umask: %o", &mask) == 1)
+            found = (int)(mask & 0777);
+    fclose(f);
+    return found;
+}
+
 int fs_sink_new(struct fs_sink **out, const struct fs_sink_options *o,
                 struct rz_error *err)
 {
@@ -181,6 +199,7 @@ int fs_sink_new(struct fs_sink **out, const struct fs_sink_options *o,
     s->err = err;
     s->parentfd = s->destfd = s->stagefd = s->cache_fd = s->file_fd = -1;
     s->same_owner = (o->flags & FS_SINK_SAME_OWNER) && geteuid() == 0;
+    s->umask = read_umask();
     if ((o->flags & FS_SINK_SAME_OWNER) && !s->same_owner && o->warn)
         o->warn(o->warn_ctx, "--same-owner needs root; owners are ignored");
     if (resolve_dest(s) < 0 || make_staging(s) < 0) {
@@ -260,7 +279,7 @@ static int remove_tree(int dirfd, const char *name)
     /* a read-only directory (a 0555 entry) must be made writable to be
      * emptied by a non-root user; it is ours and about to go */
     if ((st.st_mode & 0700) != 0700)
-        fchmodat(dirfd, name, 0700, AT_SYMLINK_NOFOLLOW);
+        (void)fchmodat(dirfd, name, 0700, 0); /* just seen: a dir, ours */
     int fd = openat(dirfd, name, DIR_FLAGS);
     if (fd < 0)
         return -1;
@@ -352,7 +371,7 @@ static int cmp_rec(const void *a, const void *b)
 /* Sorts the records by path and keeps the last one of each path.  In that
  * order every descendant follows its ancestors, so walking it backwards
  * is deepest first. */
-static void sort_dirs(struct fs_sink *s)
+void fs_sort_dirs(struct fs_sink *s)
 {
     size_t j = 0;
 
@@ -440,7 +459,7 @@ int fs_sink_finish(struct fs_sink *s)
     s->cache_fd = -1;
     if (check_links(s, s->stagefd, false) < 0)
         return -1;
-    sort_dirs(s);
+    fs_sort_dirs(s);
     if (s->mode != FS_PUB_MERGE &&
         (fix_dirs(s, s->stagefd, RZ_E_IO_CREATE) < 0 ||
          fix_root(s, s->stagefd, RZ_E_IO_CREATE) < 0))
@@ -737,8 +756,8 @@ static int merge_dir(struct fs_sink *s, int sfd, int dfd, size_t rel_len,
  * a directory, and every staged symlink followed through the merged tree,
  * since an old symlink in the destination can complete an escaping chain),
  * so that a refusal changes nothing; then the moves, then modes.  The last
- * re-check by the kernel can only fire if the destination changed under
- * us during the merge. */
+ * re-check by the kernel (before modes are applied) can only fire if the
+ * destination changed under us during the merge. */
 static int publish_merge(struct fs_sink *s)
 {
     if (merge_dir(s, s->stagefd, s->destfd, 0, true) < 0 ||
@@ -754,10 +773,14 @@ static int publish_merge(struct fs_sink *s)
         return pub_fail(s, errno, s->stage_path, "removing staging");
     s->staging_exists = false;
     s->published = true;
+    /* Links first: once modes are applied, a directory without owner
+     * search permission would make the check fail for a non-root user. */
+    if (check_links(s, s->destfd, true) < 0)
+        return -1;
     if (fix_dirs(s, s->destfd, RZ_E_IO_PUBLISH) < 0 ||
         fix_root(s, s->destfd, RZ_E_IO_PUBLISH) < 0)
         return -1;
-    return check_links(s, s->destfd, true);
+    return 0;
 }
 
 static int publish_rename(struct fs_sink *s)

@@ -9,7 +9,8 @@
  * only way out would be a symlink, and no lookup crosses one.
  *
  * Cost: creating a file is about 1 ms on the reference disk, so each file
- * costs openat, write, fchmod, futimens and close, and the parent
+ * costs openat, write, futimens and close (fchmod only when the umask would
+ * alter the archive's mode), and the parent
  * directory fd is cached because archives list the files of one directory
  * together.  Directories are created 0700 (owner-writable while we fill
  * them) and get their final mode at the end (fs_publish.c).
@@ -117,12 +118,15 @@ static int record_dir(struct fs_sink *s, const char *path, uint32_t mode,
                       int64_t mtime, uint32_t nsec, bool named)
 {
     if (s->ndirs == s->dirs_cap) {
-        size_t cap = s->dirs_cap ? 2 * s->dirs_cap : 64;
-        struct fs_dir_rec *d = realloc(s->dirs, cap * sizeof *d);
-        if (!d)
-            return fs_fail(s, RZ_E_NOMEM, 0, NULL, NULL);
-        s->dirs = d;
-        s->dirs_cap = cap;
+        fs_sort_dirs(s);        /* drop repeats before growing */
+        if (s->dirs_cap == 0 || s->ndirs > s->dirs_cap / 2) {
+            size_t cap = s->dirs_cap ? 2 * s->dirs_cap : 64;
+            struct fs_dir_rec *d = realloc(s->dirs, cap * sizeof *d);
+            if (!d)
+                return fs_fail(s, RZ_E_NOMEM, 0, NULL, NULL);
+            s->dirs = d;
+            s->dirs_cap = cap;
+        }
     }
     struct fs_dir_rec *r = &s->dirs[s->ndirs];
     r->path = strdup(path);
@@ -133,19 +137,44 @@ static int record_dir(struct fs_sink *s, const char *path, uint32_t mode,
     r->mtime_nsec = nsec;
     r->named = named;
     r->existed = false;
-    r->seq = s->ndirs++;
+    r->seq = s->dir_seq++;
+    s->ndirs++;
     return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts the symlink list and drops repeated paths (see fs_sort_dirs). */
+static void dedupe_links(struct fs_sink *s)
+{
+    size_t j = 0;
+
+    qsort(s->links, s->nlinks, sizeof *s->links, cmp_str);
+    for (size_t i = 0; i < s->nlinks; i++) {
+        if (j > 0 && strcmp(s->links[j - 1], s->links[i]) == 0)
+            free(s->links[i]);
+        else
+            s->links[j++] = s->links[i];
+    }
+    s->nlinks = j;
 }
 
 static int record_link(struct fs_sink *s, const char *path)
 {
     if (s->nlinks == s->links_cap) {
-        size_t cap = s->links_cap ? 2 * s->links_cap : 16;
-        char **l = realloc(s->links, cap * sizeof *l);
-        if (!l)
-            return fs_fail(s, RZ_E_NOMEM, 0, NULL, NULL);
-        s->links = l;
-        s->links_cap = cap;
+        if (s->nlinks > 1)
+            dedupe_links(s);    /* drop repeats before growing */
+        if (s->links_cap == 0 || s->nlinks > s->links_cap / 2) {
+            size_t cap = s->links_cap ? 2 * s->links_cap : 16;
+            char **l = realloc(s->links, cap * sizeof *l);
+            if (!l)
+                return fs_fail(s, RZ_E_NOMEM, 0, NULL, NULL);
+            s->links = l;
+            s->links_cap = cap;
+        }
     }
     s->links[s->nlinks] = strdup(path);
     if (!s->links[s->nlinks])
@@ -266,20 +295,31 @@ static int set_owner(struct fs_sink *s, int pfd, const char *name)
 
 /* ------------------------------------------------------------ entries */
 
+/*
+ * When the umask leaves the final mode intact, the file is created with it
+ * and needs no fchmod: one syscall less per file.  Permissions are checked
+ * only when a file is opened, so a 0444 file is still written through the
+ * descriptor O_CREAT returned.
+ */
 static int begin_file(struct fs_sink *s, int pfd, const char *name)
 {
     const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-    int fd = openat(pfd, name, flags, 0600);
+    uint32_t mode = final_mode(s->cur->mode);
+    bool exact = s->umask >= 0 && (mode & (uint32_t)s->umask) == 0
+                 && !s->same_owner;
+    mode_t create = exact ? (mode_t)mode : 0600;
+    int fd = openat(pfd, name, flags, create);
 
     if (fd < 0 && errno == EEXIST) {
         if (clear_nondir(s, pfd, name) < 0)
             return -1;
-        fd = openat(pfd, name, flags, 0600);
+        fd = openat(pfd, name, flags, create);
     }
     if (fd < 0)
         return io_fail(s, RZ_E_IO_CREATE, errno, "creating the file");
     s->file_fd = fd;
-    s->file_mode = final_mode(s->cur->mode);
+    s->file_mode = mode;
+    s->file_chmod = !exact;
     s->file_written = 0;
     return 0;
 }
@@ -294,7 +334,7 @@ static int end_file(struct fs_sink *s)
     if (s->same_owner &&
         fchown(fd, (uid_t)s->cur->uid, (gid_t)s->cur->gid) < 0)
         goto fail;
-    if (fchmod(fd, s->file_mode) < 0 || futimens(fd, ts) < 0)
+    if ((s->file_chmod && fchmod(fd, s->file_mode) < 0) || futimens(fd, ts) < 0)
         goto fail;
     /* close reports delayed write errors on some filesystems */
     if (close(fd) < 0 && errno != EINTR)

@@ -22,7 +22,7 @@ struct fs_dir_rec {
     uint32_t mtime_nsec;
     bool named;          /* an entry names it (else an implied parent) */
     bool existed;        /* merge: the destination already had a directory */
-    size_t seq;          /* arrival order, so the last record wins */
+    uint64_t seq;        /* arrival order, so the last record wins */
 };
 
 enum fs_pub_mode {
@@ -53,8 +53,10 @@ struct fs_sink {
 
     /* the entry being written */
     const struct tar_entry *cur;
+    int umask;           /* the process umask, or -1 if unknown */
     int file_fd;
     uint32_t file_mode;
+    bool file_chmod;     /* the mode still needs an fchmod at the end */
     uint64_t file_written;
     size_t path_len;
     char path[TAR_PATH_MAX + 1];
@@ -64,6 +66,7 @@ struct fs_sink {
     /* what finish and publish need */
     struct fs_dir_rec *dirs;
     size_t ndirs, dirs_cap;
+    uint64_t dir_seq;    /* next record's seq */
     bool root_named;
     uint32_t root_mode;
     int64_t root_mtime;
@@ -81,6 +84,14 @@ struct fs_sink {
 int fs_fail(struct fs_sink *s, enum rz_code code, int sys_errno,
             const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/*
+ * Sorts the directory records by path and keeps the last record of each
+ * path (fs_publish.c).  Run at finish, and whenever the array is full, so a
+ * hostile archive naming the same directories over and over cannot grow
+ * memory beyond twice the number of distinct directories.
+ */
+void fs_sort_dirs(struct fs_sink *s);
 
 /* openat2 beneath dirfd, never through a symlink or magic link. */
 int fs_open_beneath(int dirfd, const char *path, int flags);

@@ -14,8 +14,10 @@
  * Errors: the downstream stages run on the handoff's thread and must be
  * given their own struct rz_error, handoff_err(h), never the caller's (no
  * error record is written by two threads).  When the downstream fails, the
- * next handoff_push or handoff_finish joins the thread, copies that error
- * into the caller's record (unless it already holds one) and returns -1.
+ * next handoff_push that needs a fresh slot (so at most one slot, 256 KiB,
+ * later: the failure is checked where the lock is taken anyway, not per
+ * push) or handoff_finish joins the thread, copies that error into the
+ * caller's record (unless it already holds one) and returns -1.
  * handoff_finish hands over the last partial slot, waits until the
  * downstream consumed everything and joins the thread; after it returns the
  * downstream stages may be used from the caller's thread again (e.g. to call

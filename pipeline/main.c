@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,21 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
     stop_signal = sig;
+}
+
+/*
+ * Removing a staging tree, and merging one, hold an fd or two per directory
+ * level, and the name policy allows 1024 levels: the usual soft limit of
+ * 1024 open files would make a hostile deep archive leave its staging
+ * directory behind.  Raise the soft limit to the hard one.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 static void install_signals(void)
@@ -398,6 +414,7 @@ int main(int argc, char **argv)
         return RZ_EXIT_INTERNAL;
     }
     install_signals();
+    raise_fd_limit();
     c.o.stop = &stop_signal;
     double t0 = now();
     extract_run(&c.o, &st, &err);

@@ -225,10 +225,11 @@ http {{
             return 'https://127.0.0.1:%d/%s' % (self.https_port, name)
         return 'http://127.0.0.1:%d/%s' % (self.http_port, name)
 
-    # ------------------------------------------- a server that lies
-    def lying_server(self, body, declared_len, send_len):
-        """Serve `body` once per connection, declaring `declared_len` bytes
-        but sending only `send_len` and then closing: a dropped download."""
+    # ------------------------------------------- hand-rolled servers
+    def raw_server(self, body, declared_len, send_body):
+        """A one-response-per-connection HTTP server on 127.0.0.1 that
+        declares `declared_len` bytes and lets `send_body(conn, body, stop)`
+        send what it likes: for bodies that are cut short, or dripped."""
         srv = socket.socket()
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         srv.bind(('127.0.0.1', 0))
@@ -254,7 +255,7 @@ http {{
                         req += chunk
                     c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n'
                               b'Connection: close\r\n\r\n' % declared_len)
-                    c.sendall(body[:send_len])
+                    send_body(c, body, stop)
                 except OSError:
                     pass
                 finally:
@@ -264,6 +265,12 @@ http {{
         t.start()
         self._servers.append((stop, srv, t))
         return 'http://127.0.0.1:%d/x.tar.gz' % srv.getsockname()[1]
+
+    def lying_server(self, body, declared_len, send_len):
+        """Declares `declared_len` bytes but sends only `send_len`, then
+        closes: a dropped download."""
+        return self.raw_server(body, declared_len,
+                               lambda c, b, stop: c.sendall(b[:send_len]))
 
     def close(self):
         for stop, srv, t in self._servers:

@@ -14,10 +14,8 @@ import os
 import re
 import resource
 import signal
-import socket
 import subprocess
 import tarfile
-import threading
 import time
 
 from harness import Skip, listing
@@ -345,46 +343,15 @@ def test_signal_with_end_of_input(ctx):
 def _drip_server(ctx, body):
     """Serve `body` over HTTP: the first half at once, then 2 KiB every
     50 ms, so a download stays in progress for seconds."""
-    srv = socket.socket()
-    srv.bind(('127.0.0.1', 0))
-    srv.listen(4)
-    srv.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve():
-        while not stop.is_set():
-            try:
-                c, _ = srv.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                c.settimeout(5)
-                req = b''
-                while b'\r\n\r\n' not in req:
-                    chunk = c.recv(4096)
-                    if not chunk:
-                        break
-                    req += chunk
-                c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n'
-                          b'Connection: close\r\n\r\n' % len(body))
-                half = len(body) // 2
-                c.sendall(body[:half])
-                for off in range(half, len(body), 2048):
-                    if stop.is_set():
-                        break
-                    c.sendall(body[off:off + 2048])
-                    time.sleep(0.05)
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    ctx._servers.append((stop, srv, t))
-    return 'http://127.0.0.1:%d/big.tar.gz' % srv.getsockname()[1]
+    def drip(c, body, stop):
+        half = len(body) // 2
+        c.sendall(body[:half])
+        for off in range(half, len(body), 2048):
+            if stop.is_set():
+                break
+            c.sendall(body[off:off + 2048])
+            time.sleep(0.05)
+    return ctx.raw_server(body, len(body), drip)
 
 
 def test_signal_during_http_download(ctx):
@@ -483,3 +450,33 @@ def test_two_runs_into_one_destination(ctx):
                 assert f.read() in contents, name
         assert open(os.path.join(dest, 'mine')).read() == 'mine\n'
         _no_staging_anywhere(dest, os.path.dirname(dest))
+
+
+def test_deep_tree_cleanup_with_low_fd_limit(ctx):
+    # Removing a staging tree holds an fd per level; a hostile archive of
+    # 1023 nested directories, refused at its very end (trailing garbage),
+    # must still be cleaned up when the soft open-file limit is low: the
+    # tool raises its soft limit to the hard one.
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w', format=tarfile.PAX_FORMAT) as tf:
+        ti = tarfile.TarInfo('/'.join(['d'] * 1023) + '/f')
+        ti.size = 1
+        tf.addfile(ti, io.BytesIO(b'x'))
+    archive = os.path.join(ctx.mkdtemp('deep'), 'deep.tar')
+    with open(archive, 'wb') as f:
+        f.write(buf.getvalue() + b'garbage' + bytes(505))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2200:
+        raise Skip('hard open-file limit %d is too low to test this' % hard)
+
+    def low_soft_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    for existing in (False, True):
+        dest = ctx.mkdtemp('dest') if existing else ctx.path('out')
+        before = listing(dest)
+        p = subprocess.run([ctx.binary, '-C', dest, archive], capture_output=True,
+                           text=True, preexec_fn=low_soft_limit, timeout=120)
+        assert p.returncode == 5 and 'after the end' in p.stderr, (p.returncode, p.stderr)
+        assert listing(dest) == before
+        _no_staging_anywhere(os.path.dirname(dest), dest)

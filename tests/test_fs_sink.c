@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../pipeline/fs_sink.h"
+#include "../pipeline/fs_sink_private.h" /* record bounds, in one test */
 #include "check.h"
 
 static char root[PATH_MAX];  /* the mkdtemp directory */
@@ -422,6 +423,34 @@ static void test_dirs(void)
     CHECK_EQ_INT(mode_of(&t, "late"), 0700);
     CHECK(lstat_rel(&t, "late", &st) == 0 && st.st_mtime == 1300000000);
     CHECK_EQ_INT(mode_of(&t, "twice"), 0751);
+    CHECK_CLEAN(&t);
+    done(&t);
+}
+
+/* A hostile archive naming the same few directories and symlinks over and
+ * over must not grow the sink's records: they are deduplicated before the
+ * arrays grow, and the last entry of each name still wins. */
+static void test_repeated_entries_bounded(void)
+{
+    static const uint32_t modes[4] = {0700, 0750, 0755, 0711};
+    struct t t;
+    struct tar_entry e;
+
+    setup(&t);
+    CHECK_EQ_INT(open_sink(&t, 0, 0), 0);
+    for (int i = 0; i < 20000; i++) {
+        CHECK_EQ_INT(dir_m(&t, i % 2 ? "a" : "b/", modes[i % 4]), 0);
+        e = ent(TAR_SYMLINK, i % 2 ? "la" : "lb", 0777, i % 2 ? "a" : "b");
+        CHECK_EQ_INT(feed(&t, &e, NULL), 0);
+        if (t.err.code != RZ_E_OK)
+            break;
+    }
+    CHECK(t.s->dirs_cap <= 256);
+    CHECK(t.s->links_cap <= 64);
+    CHECK_EQ_INT(finish_publish(&t), 0);
+    CHECK_EQ_INT(mode_of(&t, "a"), modes[19999 % 4]);
+    CHECK_EQ_INT(mode_of(&t, "b"), modes[19998 % 4]);
+    CHECK(is_type(&t, "la", S_IFLNK) && is_type(&t, "lb", S_IFLNK));
     CHECK_CLEAN(&t);
     done(&t);
 }
@@ -1203,6 +1232,7 @@ int main(void)
     RUN(test_files);
     RUN(test_big_file);
     RUN(test_dirs);
+    RUN(test_repeated_entries_bounded);
     RUN(test_parent_cache);
     RUN(test_symlinks);
     RUN(test_symlink_chain);

@@ -30,7 +30,8 @@ enum rz_exit {
     RZ_EXIT_MALFORMED = 5,   /* not a valid archive */
     RZ_EXIT_POLICY = 6,      /* refused by the safety policy or a limit */
     RZ_EXIT_IO = 7,          /* local filesystem failure */
-    RZ_EXIT_INTERRUPTED = 8, /* a signal stopped the run */
+    RZ_EXIT_INTERRUPTED = 8, /* a signal stopped the run (the CLI exits
+                                128+signal instead, as shells do) */
 };
 
 /*
@@ -129,7 +130,10 @@ enum rz_exit {
     X(IO_NOSPC, IO, "no space left on device",                               \
       "free some space; nothing was installed")                               \
     X(IO_PUBLISH, IO, "could not move the extracted tree into place",        \
-      "check the destination; the extracted files were removed")             \
+      "check the destination's permissions and free space; what had not "    \
+      "moved was removed")                                                   \
+    X(IO_CLEANUP, IO, "installed, but a leftover directory could not be removed", \
+      "the new tree is in place; remove the named directory by hand")         \
     X(INTERRUPTED, INTERRUPTED, "interrupted by a signal",                   \
       "nothing was installed")
 

@@ -806,8 +806,8 @@ static int publish_replace(struct fs_sink *s)
     close(s->stagefd);
     s->stagefd = -1;
     if (remove_tree(s->parentfd, s->stage_name) < 0)
-        return pub_fail(s, errno, s->stage_path,
-                        "installed, but the old tree could not be removed");
+        return fs_fail(s, RZ_E_IO_CLEANUP, errno, s->stage_path,
+                       "the old tree, now at this path");
     s->staging_exists = false;
     return 0;
 }

@@ -1,6 +1,6 @@
 /*
- * fs_sink_private.h: the fs_sink state shared by fs_sink.c (staging and
- * entry creation) and fs_publish.c (finish, publish, abort, removal).  Not
+ * fs_sink_private.h: the fs_sink state shared by fs_sink.c (entry
+ * creation) and fs_publish.c (staging, finish, publish, abort, removal).  Not
  * for use outside those two files.
  */
 #ifndef RZ_FS_SINK_PRIVATE_H

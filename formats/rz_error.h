@@ -129,6 +129,9 @@ enum rz_exit {
     X(IO_WRITE, IO, "could not write file", "check permissions and free space") \
     X(IO_NOSPC, IO, "no space left on device",                               \
       "free some space; nothing was installed")                               \
+    X(IO_FILE_LIMIT, IO, "file size limit reached",                          \
+      "raise the limit (ulimit -f) or the filesystem's maximum file size; "  \
+      "nothing was installed")                                                \
     X(IO_PUBLISH, IO, "could not move the extracted tree into place",        \
       "check the destination's permissions and free space; what had not "    \
       "moved was removed")                                                   \

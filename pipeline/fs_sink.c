@@ -71,8 +71,8 @@ static int io_fail(struct fs_sink *s, enum rz_code code, int e,
                    const char *what)
 {
     if (e == ENOSPC || e == EDQUOT || e == EFBIG)
-        return fs_fail(s, RZ_E_IO_NOSPC, e, NULL,
-                       "%s: %llu bytes written so far", what,
+        return fs_fail(s, e == EFBIG ? RZ_E_IO_FILE_LIMIT : RZ_E_IO_NOSPC, e,
+                       NULL, "%s: %llu bytes written so far", what,
                        (unsigned long long)s->bytes);
     return fs_fail(s, code, e, NULL, "%s", what);
 }

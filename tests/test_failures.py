@@ -166,6 +166,7 @@ def test_file_size_limit_efbig(ctx):
     p = _run_limited(ctx, dest, ignore_xfsz=True)
     assert p.returncode == 7, (p.returncode, p.stderr)
     assert 'File too large' in p.stderr and 'top/large' in p.stderr, p.stderr
+    assert 'file size limit reached' in p.stderr, p.stderr
     # all of top/small, and top/large up to the 1 MiB limit
     assert _written(p.stderr) == 512 * 1024 + 1024 * 1024, p.stderr
     assert not os.path.exists(dest)

@@ -263,43 +263,118 @@ fail:;
     return -1;
 }
 
-/* Removes dirfd/name and everything below it, never following a symlink;
- * keeps going after a failure and returns -1 with the first errno. */
-static int remove_tree(int dirfd, const char *name)
+/*
+ * Tree removal holds at most three fds whatever the depth: a hostile
+ * archive may nest 1024 directories, and one fd per level could exhaust
+ * the open-file limit and leave the staging tree behind.  So subdirectories
+ * are not recursed into: each is renamed up to the top of the tree being
+ * removed (it is ours and about to go) and queued, and the queue is emptied
+ * one directory at a time.  Never follows a symlink.
+ */
+struct rm_queue {
+    char **names;           /* directories directly under the top, to empty */
+    size_t n, cap;
+    unsigned long counter;  /* for the names of moved-up directories */
+};
+
+static int rm_push(struct rm_queue *q, const char *name)
+{
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? 2 * q->cap : 16;
+        char **p = realloc(q->names, cap * sizeof *p);
+        if (!p)
+            return -1;
+        q->names = p;
+        q->cap = cap;
+    }
+    if (!(q->names[q->n] = strdup(name)))
+        return -1;
+    q->n++;
+    return 0;
+}
+
+/* A subdirectory of fd (not the top): move it up to topfd and queue it. */
+static int rm_move_up(struct rm_queue *q, int topfd, int fd, const char *name)
+{
+    char up[64];
+
+    for (;;) {
+        snprintf(up, sizeof up, ".rzup-rm-%lu", q->counter++);
+        if (renameat2(fd, name, topfd, up, RENAME_NOREPLACE) == 0)
+            return rm_push(q, up);
+        if (errno != EEXIST)
+            return -1;
+    }
+}
+
+/* Unlinks the non-directories in fd and queues its subdirectories. */
+static int rm_empty(struct rm_queue *q, int topfd, int fd, bool is_top)
 {
     struct stat st;
     char **names;
     size_t n;
-    int rc = 0, first = 0;
+    int first = 0;
+
+    if (list_dir(fd, &names, &n) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = errno == ENOENT ? 0 : -1;
+        } else if (!S_ISDIR(st.st_mode)) {
+            rc = unlinkat(fd, names[i], 0);
+        } else {
+            /* a read-only directory (a 0555 entry) must be made writable
+             * to be moved and emptied by a non-root user */
+            if ((st.st_mode & 0700) != 0700)
+                (void)fchmodat(fd, names[i], 0700, 0);
+            rc = is_top ? rm_push(q, names[i])
+                        : rm_move_up(q, topfd, fd, names[i]);
+        }
+        if (rc < 0 && !first)
+            first = errno ? errno : ENOMEM;
+    }
+    free_names(names, n);
+    errno = first;
+    return first ? -1 : 0;
+}
+
+/* Removes dirfd/name and everything below it; keeps going after a failure
+ * and returns -1 with the first errno. */
+static int remove_tree(int dirfd, const char *name)
+{
+    struct rm_queue q = {NULL, 0, 0, 0};
+    struct stat st;
+    int first = 0;
 
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return errno == ENOENT ? 0 : -1;
     if (!S_ISDIR(st.st_mode))
         return unlinkat(dirfd, name, 0);
-    /* a read-only directory (a 0555 entry) must be made writable to be
-     * emptied by a non-root user; it is ours and about to go */
     if ((st.st_mode & 0700) != 0700)
         (void)fchmodat(dirfd, name, 0700, 0); /* just seen: a dir, ours */
-    int fd = openat(dirfd, name, DIR_FLAGS);
-    if (fd < 0)
+    int top = openat(dirfd, name, DIR_FLAGS);
+    if (top < 0)
         return -1;
-    if (list_dir(fd, &names, &n) < 0) {
+    if (rm_empty(&q, top, top, true) < 0)
         first = errno;
-        n = 0;
-        names = NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (remove_tree(fd, names[i]) < 0 && !first)
+    while (q.n > 0) {
+        char *sub = q.names[--q.n];
+        int fd = openat(top, sub, DIR_FLAGS);
+        if ((fd < 0 || rm_empty(&q, top, fd, false) < 0) && !first)
             first = errno;
-    free_names(names, n);
-    close(fd);
+        if (fd >= 0)
+            close(fd);
+        if (unlinkat(top, sub, AT_REMOVEDIR) < 0 && !first)
+            first = errno;
+        free(sub);
+    }
+    free(q.names);
+    close(top);
     if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && !first)
         first = errno;
-    if (first) {
-        errno = first;
-        rc = -1;
-    }
-    return rc;
+    errno = first;
+    return first ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ finish */

@@ -9,4 +9,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential ninja-build pkg-config python3 ca-certificates \
     libcurl4-openssl-dev zlib1g-dev libssl-dev libyaml-dev libtar-dev \
-    curl openssl nginx-light libarchive-tools tar gzip >/dev/null
+    curl openssl nginx-light libarchive-tools tar gzip time >/dev/null

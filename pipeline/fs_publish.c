@@ -764,21 +764,32 @@ static int merge_subdir(struct fs_sink *s, int sfd, int dfd, const char *name,
 
 /* Moves one staged entry over whatever non-directory the destination has;
  * rename and unlink act on a destination symlink itself, never through. */
+/*
+ * A non-directory replaces whatever non-directory the destination has
+ * (rename replaces a symlink itself, never follows it).  A directory is
+ * renamed in only where nothing is; if another run created a directory
+ * there since the dry run (two installs into one destination), it is
+ * merged into that one instead of failing.
+ */
 static int move_entry(struct fs_sink *s, int sfd, int dfd, const char *name,
-                      const struct stat *ss, const struct stat *ds)
+                      size_t len, const struct stat *ss, const struct stat *ds)
 {
-    int rc;
+    struct stat now;
 
     if (ds && S_ISDIR(ds->st_mode))
         return fs_fail(s, RZ_E_POL_NONDIR_OVER_DIR, 0, s->path,
                        "the destination has a directory there");
-    if (ds && S_ISDIR(ss->st_mode) && unlinkat(dfd, name, 0) < 0)
+    if (!S_ISDIR(ss->st_mode))
+        return renameat(sfd, name, dfd, name) < 0
+                   ? pub_fail(s, errno, s->path, "renaming into place") : 0;
+    if (ds && unlinkat(dfd, name, 0) < 0)
         return pub_fail(s, errno, s->path, "removing a non-directory");
-    if (ds && !S_ISDIR(ss->st_mode))
-        rc = renameat(sfd, name, dfd, name);
-    else
-        rc = renameat2(sfd, name, dfd, name, RENAME_NOREPLACE);
-    return rc < 0 ? pub_fail(s, errno, s->path, "renaming into place") : 0;
+    if (renameat2(sfd, name, dfd, name, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno == EEXIST && fstatat(dfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0
+        && S_ISDIR(now.st_mode))
+        return merge_subdir(s, sfd, dfd, name, len, false);
+    return pub_fail(s, errno, s->path, "renaming into place");
 }
 
 /* One staged entry; its path relative to the root is built in s->path. */
@@ -808,7 +819,7 @@ static int merge_one(struct fs_sink *s, int sfd, int dfd, const char *name,
                            "the destination has a directory there");
         return 0;
     }
-    return move_entry(s, sfd, dfd, name, &ss, have ? &ds : NULL);
+    return move_entry(s, sfd, dfd, name, len, &ss, have ? &ds : NULL);
 }
 
 static int merge_dir(struct fs_sink *s, int sfd, int dfd, size_t rel_len,

@@ -73,12 +73,9 @@ static int emit(struct decoder *d, const uint8_t *buf, size_t len)
 {
     if (len == 0)
         return 0;
-    if (d->out(d->out_ctx, buf, len) < 0) {
-        if (d->err->code == RZ_E_OK)
-            rz_error_set(d->err, RZ_E_INTERNAL, 0, RZ_OFF_RAW, d->in_bytes,
-                         NULL, 0, "a stage after the decoder failed silently");
-        return -1;
-    }
+    if (d->out(d->out_ctx, buf, len) < 0)
+        return rz_error_downstream(d->err, RZ_OFF_RAW, d->in_bytes,
+                                   "a stage after the decoder");
     d->out_bytes += len;
     return 0;
 }

@@ -65,6 +65,19 @@ int rz_error_set(struct rz_error *e, enum rz_code code, int sys_errno,
     return -1;
 }
 
+int rz_error_downstream(struct rz_error *e, enum rz_offset_kind kind,
+                        uint64_t offset, const char *who)
+{
+    return rz_error_set(e, RZ_E_INTERNAL, 0, kind, offset, NULL, 0,
+                        "%s failed without recording an error", who);
+}
+
+void rz_error_adopt(struct rz_error *dst, const struct rz_error *src)
+{
+    if (dst->code == RZ_E_OK && src->code != RZ_E_OK)
+        *dst = *src;
+}
+
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
 static size_t utf8_len(const unsigned char *s, size_t avail)
 {

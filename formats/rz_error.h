@@ -180,6 +180,17 @@ int rz_error_set(struct rz_error *e, enum rz_code code, int sys_errno,
                  const char *entry, size_t entry_len, const char *fmt, ...)
     __attribute__((format(printf, 8, 9)));
 
+/*
+ * For a stage whose downstream returned -1: the downstream's record stands;
+ * if it recorded nothing, RZ_E_INTERNAL naming `who` is recorded, so a
+ * failure is never silent.  Returns -1.
+ */
+int rz_error_downstream(struct rz_error *e, enum rz_offset_kind kind,
+                        uint64_t offset, const char *who);
+
+/* Copies src into dst unless dst already holds an error (first cause wins). */
+void rz_error_adopt(struct rz_error *dst, const struct rz_error *src);
+
 const char *rz_code_name(enum rz_code c);     /* "TAR_CHECKSUM" */
 const char *rz_code_message(enum rz_code c);  /* "tar header checksum mismatch" */
 const char *rz_code_hint(enum rz_code c);     /* what the user can do */

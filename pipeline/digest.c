@@ -89,12 +89,9 @@ int sha256_tap_push(void *tap, const uint8_t *buf, size_t len)
     t->bytes += len;
     if (!t->out)
         return 0;
-    if (t->out(t->out_ctx, buf, len) < 0) {
-        if (t->err->code == RZ_E_OK)
-            rz_error_set(t->err, RZ_E_INTERNAL, 0, RZ_OFF_RAW, t->bytes, NULL,
-                         0, "a stage after the SHA-256 tap failed silently");
-        return -1;
-    }
+    if (t->out(t->out_ctx, buf, len) < 0)
+        return rz_error_downstream(t->err, RZ_OFF_RAW, t->bytes,
+                                   "a stage after the SHA-256 tap");
     return 0;
 }
 

@@ -99,15 +99,15 @@ static int run_source(struct run *r)
     if (source_is_url(o->source)) {
         struct http_source_options h = o->http;
         h.url = o->source;
-        return http_source_run(&h, raw_push, r, o->stop, NULL, r->err);
+        return http_source_run(&h, raw_push, r, o->stop, r->err);
     }
     if (strcmp(o->source, "-") == 0)
-        return fd_source_run(STDIN_FILENO, raw_push, r, o->stop, NULL, r->err);
+        return fd_source_run(STDIN_FILENO, raw_push, r, o->stop, r->err);
     int fd = open(o->source, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return rz_error_set(r->err, RZ_E_IO_READ, errno, RZ_OFF_NONE, 0,
                             NULL, 0, "%s", o->source);
-    int rc = fd_source_run(fd, raw_push, r, o->stop, NULL, r->err);
+    int rc = fd_source_run(fd, raw_push, r, o->stop, r->err);
     close(fd);
     return rc;
 }
@@ -224,11 +224,10 @@ int extract_run(const struct extract_options *o, struct extract_stats *st,
     /* Stop the writer before reading its error record. */
     if (r->handoff)
         handoff_stop(r->handoff);
-    if (r->cerr && r->cerr->code != RZ_E_OK && err->code == RZ_E_OK)
-        *err = *r->cerr;
-    if (rc < 0 && err->code == RZ_E_OK)
-        rz_error_set(err, RZ_E_INTERNAL, 0, RZ_OFF_NONE, 0, NULL, 0,
-                     "a stage failed without saying why");
+    if (r->cerr)
+        rz_error_adopt(err, r->cerr);
+    if (rc < 0)
+        rz_error_downstream(err, RZ_OFF_NONE, 0, "a stage");
     blame_signal(r);
     teardown(r, st);
     free(r);

@@ -83,24 +83,18 @@ static int pump(struct fd_reader *r, uint8_t *buf, stage_push_fn push,
             return -1;
         if (n == 0)
             return 0;
-        if (push(ctx, buf, (size_t)n) < 0) {
-            if (r->err->code == RZ_E_OK)
-                rz_error_set(r->err, RZ_E_INTERNAL, 0, RZ_OFF_RAW, r->pushed,
-                             NULL, 0, "a stage failed without saying why");
-            return -1;
-        }
+        if (push(ctx, buf, (size_t)n) < 0)
+            return rz_error_downstream(r->err, RZ_OFF_RAW, r->pushed,
+                                       "a stage after the input");
         r->pushed += (uint64_t)n;
     }
 }
 
 int fd_source_run(int fd, stage_push_fn push, void *ctx,
-                  volatile sig_atomic_t *stop, uint64_t *raw_bytes,
-                  struct rz_error *err)
+                  volatile sig_atomic_t *stop, struct rz_error *err)
 {
     struct fd_reader r = {.fd = fd, .stop = stop, .err = err};
-    int rc = -1;
-    if (raw_bytes)
-        *raw_bytes = 0;
+    int rc;
     if (err->code != RZ_E_OK)
         return -1;
     uint8_t *buf = malloc(FD_SOURCE_BUF);
@@ -109,7 +103,5 @@ int fd_source_run(int fd, stage_push_fn push, void *ctx,
                             "read buffer");
     rc = pump(&r, buf, push, ctx);
     free(buf);
-    if (raw_bytes)
-        *raw_bytes = r.pushed;
     return rc;
 }

@@ -223,11 +223,9 @@ static int join(struct handoff *h)
 {
     if (h->running)
         reap(h);
-    if (h->down_err.code != RZ_E_OK && h->err->code == RZ_E_OK)
-        *h->err = h->down_err;
-    if (h->failed && h->err->code == RZ_E_OK)
-        rz_error_set(h->err, RZ_E_INTERNAL, 0, RZ_OFF_NONE, 0, NULL, 0,
-                     "writer stage failed without saying why");
+    rz_error_adopt(h->err, &h->down_err);
+    if (h->failed)
+        rz_error_downstream(h->err, RZ_OFF_NONE, 0, "the writer stage");
     return h->failed || h->down_err.code != RZ_E_OK ? -1 : 0;
 }
 

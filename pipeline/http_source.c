@@ -448,12 +448,9 @@ static int stream_body(struct http_transfer *t, const char *data, size_t len)
     len -= drop;
     if (len == 0)
         return 0;
-    if (t->push(t->ctx, (const uint8_t *)data, len) < 0) {
-        if (t->err->code == RZ_E_OK)
-            rz_error_set(t->err, RZ_E_INTERNAL, 0, RZ_OFF_RAW, t->pushed,
-                         NULL, 0, "a stage failed without saying why");
-        return -1;
-    }
+    if (t->push(t->ctx, (const uint8_t *)data, len) < 0)
+        return rz_error_downstream(t->err, RZ_OFF_RAW, t->pushed,
+                                   "a stage after the download");
     t->pushed += len;
     return 0;
 }
@@ -898,13 +895,11 @@ static int run_attempts(struct http_transfer *t)
 
 int http_source_run(const struct http_source_options *o, stage_push_fn push,
                     void *ctx, volatile sig_atomic_t *stop,
-                    uint64_t *raw_bytes, struct rz_error *err)
+                    struct rz_error *err)
 {
     struct http_transfer t = {.o = o, .push = push, .ctx = ctx, .stop = stop,
                               .err = err};
     int rc = -1;
-    if (raw_bytes)
-        *raw_bytes = 0;
     if (err->code != RZ_E_OK)
         return -1;
     rz_error_clear(&t.aerr);
@@ -913,8 +908,6 @@ int http_source_run(const struct http_source_options *o, stage_push_fn push,
     curl_easy_cleanup(t.h);    /* NULL is fine */
     curl_slist_free_all(t.headers);
     free(t.url);
-    if (raw_bytes)
-        *raw_bytes = t.pushed;
     if (o->stats)
         *o->stats = t.st;
     return rc;

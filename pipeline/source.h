@@ -19,8 +19,8 @@
  * second otherwise (libcurl's idle wait), and every 50 ms while it waits
  * to retry.
  *
- * *raw_bytes (may be NULL) receives the number of bytes pushed, on success
- * and on failure.  Error offsets are RZ_OFF_RAW: bytes pushed so far.
+ * Error offsets are RZ_OFF_RAW: bytes pushed so far (the caller counts
+ * the bytes it receives itself).
  *
  * Nothing here calls curl_global_init; the program does, once, before any
  * transfer.  Sources keep no global state: several may run at once in
@@ -117,7 +117,7 @@ struct http_source_options {
  */
 int http_source_run(const struct http_source_options *o, stage_push_fn push,
                     void *ctx, volatile sig_atomic_t *stop,
-                    uint64_t *raw_bytes, struct rz_error *err);
+                    struct rz_error *err);
 
 /*
  * Read `fd` to end of file in reads of up to 128 KiB (one buffer allocated
@@ -126,8 +126,7 @@ int http_source_run(const struct http_source_options *o, stage_push_fn push,
  * The fd is not closed.
  */
 int fd_source_run(int fd, stage_push_fn push, void *ctx,
-                  volatile sig_atomic_t *stop, uint64_t *raw_bytes,
-                  struct rz_error *err);
+                  volatile sig_atomic_t *stop, struct rz_error *err);
 
 /*
  * True if `s` looks like a URL ("scheme://", scheme per RFC 3986), so that

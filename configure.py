@@ -23,13 +23,14 @@ import sys
 
 # ---------------------------------------------------------------- sources
 FORMATS = ['rz_error', 'tar_parser', 'tar_path', 'decoder']
-PIPELINE = ['fs_sink', 'fs_publish', 'handoff', 'http_source', 'fd_source', 'digest', 'list_sink',
+PIPELINE = ['fs_sink', 'fs_publish', 'handoff', 'http_source', 'http_policy', 'http_multi', 'fd_source', 'digest', 'list_sink',
             'extract']
 MAIN = 'pipeline/main'
 
 # Unit tests: tests/NAME.c, linked with the library.
 UNIT_TESTS = ['test_rz_error', 'test_tar_parser', 'test_tar_path',
-              'test_decoder', 'test_digest', 'test_fs_sink', 'test_handoff']
+              'test_decoder', 'test_digest', 'test_fs_sink', 'test_handoff',
+              'test_http_policy']
 # Helper programs the tests use (tests/ or tools/), linked with the library.
 TEST_PROGRAMS = ['tests/libtar_ref', 'tools/libtar_write']
 # libFuzzer targets (--fuzz): tests/fuzz/NAME.c, each with FUZZ_COMMON and

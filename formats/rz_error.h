@@ -62,6 +62,9 @@ enum rz_exit {
       "retry from the start")                                                 \
     X(NET_TIMEOUT, NETWORK, "the transfer timed out",                         \
       "retry, or raise --connect-timeout / --stall-timeout")                  \
+    X(NET_DOWNGRADE, NETWORK, "refused a redirect from https to plain http",  \
+      "ask for an https URL; --allow-downgrade follows it (without -H "       \
+      "headers or netrc credentials)")                                        \
     /* integrity */                                                           \
     X(DIGEST_MISMATCH, INTEGRITY, "SHA-256 of the download does not match",   \
       "the download is corrupt or was tampered with; nothing was installed")  \

@@ -32,6 +32,8 @@
  */
 #include "source.h"
 
+#include "http_policy.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -44,31 +46,14 @@
 #include <time.h>
 
 #define HTTP_USER_AGENT "rzup-extract/0.1"
-#define HTTP_MAX_REDIRS 10
 #define HTTP_URL_MAX 400        /* how much of a URL goes into an error detail */
-#define HTTP_VALIDATOR_MAX 256  /* longest ETag / Last-Modified we keep */
-#define HTTP_BACKOFF_MAX_MS 30000L
-#define HTTP_RETRY_AFTER_MAX 300L   /* seconds; a longer wait is not retried */
 #define HTTP_SLEEP_SLICE_MS 50L     /* how often the stop flag is checked */
-
-/* What one response said in its headers (reset at each status line). */
-struct http_response {
-    long status;                /* 0 until a status line (and for file://) */
-    bool have_range;            /* a Content-Range "bytes A-B/T" was parsed */
-    uint64_t range_start;
-    int64_t range_total;        /* T, or -1 for "*" */
-    int64_t length;             /* Content-Length, or -1 */
-    bool location;              /* a Location header came */
-    long retry_after;           /* seconds, or -1 */
-    char etag[HTTP_VALIDATOR_MAX];
-    char last_modified[HTTP_VALIDATOR_MAX];
-};
 
 /* What this request's body is, decided at its first byte. */
 enum body_kind {
     BODY_UNDECIDED,   /* waiting for the first body byte or the end */
     BODY_STREAM,      /* bytes of the file: skip the first `skip`, push */
-    BODY_IGNORE,      /* a redirect's body: received and dropped */
+    BODY_IGNORE,      /* a redirect's body, or a 416's: received, dropped */
 };
 
 struct http_transfer {
@@ -83,18 +68,18 @@ struct http_transfer {
     bool retryable;           /* aerr is a transient failure */
     long retry_after;         /* seconds the server asked for, or -1 */
     struct http_source_stats st;
+    struct http_retry_state rs;
     uint64_t pushed;          /* body bytes pushed, over all attempts */
-    /* The file as the response that started the stream described it. */
-    char validator[HTTP_VALIDATOR_MAX];  /* strong ETag or Last-Modified */
-    bool validator_is_etag;
-    int64_t total;            /* its length, or -1 */
+    struct http_stream stream;  /* the file as its first response said */
     /* This request. */
     char *url;                /* the URL being requested (malloc'd) */
+    struct http_hop hop;      /* what the request may carry */
     struct http_response resp;
     enum body_kind body;
     uint64_t resume_from;     /* Range start sent, 0 = no Range */
     uint64_t skip;            /* body bytes still to drop (200 to a Range) */
     bool redirect;            /* the response is a redirect to follow */
+    bool complete;            /* a 416 said every byte had arrived */
     curl_off_t last_dlnow;    /* progress seen at last_byte_time */
     double last_byte_time;    /* monotonic seconds when bytes last came */
     uint64_t rng;             /* backoff jitter (xorshift64) */
@@ -153,138 +138,13 @@ bool source_is_url(const char *s)
     return strncmp(s + i, "://", 3) == 0;
 }
 
-/*
- * The URL to show in messages: the one requested last, with any
- * user:password removed (they may have come from the command line).
- */
+/* The URL requested last, for a message (see http_policy_url_text). */
 static void url_for_message(struct http_transfer *t, char *out, size_t size)
 {
-    const char *url = t->url ? t->url : t->o->url;
-    char *clean = NULL;
-    CURLU *u = curl_url();
-
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
-        && curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK
-        && curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK
-        && curl_url_get(u, CURLUPART_URL, &clean, 0) == CURLUE_OK)
-        url = clean;
-    snprintf(out, size, "%s", url);
-    curl_free(clean);
-    curl_url_cleanup(u);
-}
-
-/* "scheme://host:port" of `url`, lower case, into out; -1 if unparsable. */
-static int url_origin(const char *url, char *out, size_t size)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    int rc = -1;
-
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
-        && curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK
-        && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK
-        && curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)
-               == CURLUE_OK) {
-        snprintf(out, size, "%s://%s:%s", scheme, host, port);
-        for (char *p = out; *p; p++)
-            if (*p >= 'A' && *p <= 'Z')
-                *p = (char)(*p - 'A' + 'a');
-        rc = 0;
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return rc;
-}
-
-static bool same_origin(const char *a, const char *b)
-{
-    char oa[HTTP_URL_MAX], ob[HTTP_URL_MAX];
-    return url_origin(a, oa, sizeof oa) == 0
-           && url_origin(b, ob, sizeof ob) == 0 && strcmp(oa, ob) == 0;
-}
-
-static bool is_http_url(const char *url)
-{
-    return strncasecmp(url, "http://", 7) == 0
-           || strncasecmp(url, "https://", 8) == 0;
+    http_policy_url_text(t->url ? t->url : t->o->url, out, size);
 }
 
 /* ------------------------------------------------------ response headers */
-
-/* Copy a header value without surrounding blanks and CR LF. */
-static void header_value(const char *v, size_t len, char *out, size_t size)
-{
-    while (len && (*v == ' ' || *v == '\t'))
-        v++, len--;
-    while (len && (v[len - 1] == '\r' || v[len - 1] == '\n'
-                   || v[len - 1] == ' ' || v[len - 1] == '\t'))
-        len--;
-    if (len >= size)
-        len = size - 1;   /* a validator this long is compared truncated */
-    memcpy(out, v, len);
-    out[len] = '\0';
-}
-
-/* "bytes A-B/T", or "bytes A-B/" followed by a star (total unknown). */
-static void parse_content_range(struct http_response *r, const char *v)
-{
-    unsigned long long a, b, total;
-    char c = 0;
-    int n = sscanf(v, "bytes %llu-%llu/%llu", &a, &b, &total);
-    if (n == 3) {
-        r->range_total = (int64_t)total;
-    } else if (n == 2 && sscanf(v, "bytes %*u-%*u/%c", &c) == 1 && c == '*') {
-        r->range_total = -1;
-    } else {
-        return;
-    }
-    r->have_range = true;
-    r->range_start = a;
-}
-
-/* Retry-After: delay-seconds or an HTTP-date. */
-static long parse_retry_after(const char *v)
-{
-    char *end;
-    long secs = strtol(v, &end, 10);
-    if (end != v && *end == '\0')
-        return secs < 0 ? 0 : secs;
-    time_t when = curl_getdate(v, NULL);
-    if (when == (time_t)-1)
-        return -1;
-    time_t now = time(NULL);
-    return when > now ? (long)(when - now) : 0;
-}
-
-static void response_header(struct http_response *r, const char *name,
-                            size_t name_len, const char *v)
-{
-#define IS(n) (name_len == sizeof n - 1 && strncasecmp(name, n, name_len) == 0)
-    if (IS("etag"))
-        snprintf(r->etag, sizeof r->etag, "%s", v);
-    else if (IS("last-modified"))
-        snprintf(r->last_modified, sizeof r->last_modified, "%s", v);
-    else if (IS("content-range"))
-        parse_content_range(r, v);
-    else if (IS("content-length"))
-        r->length = strtoll(v, NULL, 10);
-    else if (IS("location"))
-        r->location = v[0] != '\0';
-    else if (IS("retry-after"))
-        r->retry_after = parse_retry_after(v);
-#undef IS
-}
-
-static void response_reset(struct http_response *r, long status)
-{
-    memset(r, 0, sizeof *r);
-    r->status = status;
-    r->range_total = -1;
-    r->length = -1;
-    r->retry_after = -1;
-}
 
 /*
  * One header line of any response (interim 1xx ones too: each status line
@@ -294,49 +154,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct http_transfer *t = ud;
     size_t len = size * nmemb;
-    char value[HTTP_VALIDATOR_MAX];
-    const char *colon = memchr(data, ':', len);
-    int status;
-
-    if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
-        const char *sp = memchr(data, ' ', len);
-        status = sp ? atoi(sp + 1) : 0;
-        response_reset(&t->resp, status);
-    } else if (colon) {
-        size_t name_len = (size_t)(colon - data);
-        header_value(colon + 1, len - name_len - 1, value, sizeof value);
-        response_header(&t->resp, data, name_len, value);
-    }
+    http_response_line(&t->resp, data, len, time(NULL));
     return len;
 }
 
 /* ------------------------------------------------- deciding what a body is */
-
-static bool transient_status(long s)
-{
-    return s == 408 || s == 429 || s == 500 || s == 502 || s == 503
-           || s == 504;
-}
-
-/* The strong ETag, else Last-Modified, of a response; NULL if neither. */
-static const char *response_validator(const struct http_response *r,
-                                      bool *is_etag)
-{
-    *is_etag = r->etag[0] && strncmp(r->etag, "W/", 2) != 0;
-    if (*is_etag)
-        return r->etag;
-    return r->last_modified[0] ? r->last_modified : NULL;
-}
-
-/* The response of a request without Range: the stream starts here. */
-static int begin_fresh(struct http_transfer *t)
-{
-    const char *v = response_validator(&t->resp, &t->validator_is_etag);
-    snprintf(t->validator, sizeof t->validator, "%s", v ? v : "");
-    t->total = t->resp.status == 200 ? t->resp.length : -1;
-    t->body = BODY_STREAM;
-    return 0;
-}
 
 static int changed(struct http_transfer *t, const char *what)
 {
@@ -347,57 +169,23 @@ static int changed(struct http_transfer *t, const char *what)
                         t->resume_from, url);
 }
 
-/* Does this response carry the validator the stream started with? */
-static bool same_validator(struct http_transfer *t)
+static int status_failed(struct http_transfer *t,
+                         const struct http_body_decision *d)
 {
-    const char *mine = t->validator_is_etag ? t->resp.etag
-                                            : t->resp.last_modified;
-    return strcmp(mine, t->validator) == 0;
-}
-
-/* The response to `Range: bytes=N-`. */
-static int begin_resumed(struct http_transfer *t)
-{
-    struct http_response *r = &t->resp;
-    bool have_validator = t->validator[0] != '\0';
-
-    if (r->status == 416)
-        return changed(t, "HTTP 416 (range not satisfiable)");
-    if (r->status == 206) {
-        if (!r->have_range || r->range_start != t->resume_from)
-            return changed(t, "Content-Range does not start where asked");
-        if (t->total >= 0 && r->range_total >= 0 && r->range_total != t->total)
-            return changed(t, "the file's length changed");
-        if (have_validator && !same_validator(t)
-            && (t->validator_is_etag ? r->etag : r->last_modified)[0])
-            return changed(t, t->validator_is_etag ? "the ETag changed"
-                                                   : "Last-Modified changed");
-        t->body = BODY_STREAM;
-        return 0;
-    }
-    /* 200: the whole file again; ours only if provably the same file. */
-    if (have_validator && !same_validator(t))
-        return changed(t, t->validator_is_etag ? "the ETag changed"
-                                               : "Last-Modified changed");
-    if (t->total >= 0 && r->length >= 0 && r->length != t->total)
-        return changed(t, "the file's length changed");
-    t->skip = t->resume_from;
-    t->body = BODY_STREAM;
-    return 0;
-}
-
-static int status_failed(struct http_transfer *t)
-{
-    char url[HTTP_URL_MAX];
+    char url[HTTP_URL_MAX], reason[HTTP_REASON_MAX * 4 + 8] = "";
     long s = t->resp.status;
-    bool retry = transient_status(s);
 
     url_for_message(t, url, sizeof url);
-    if (retry && (s == 429 || s == 503))
-        t->retry_after = t->resp.retry_after;
-    return attempt_fail(t, retry, RZ_E_NET_HTTP_STATUS, "HTTP %ld from %s%s",
-                        s, url,
-                        s < 400 ? " (a redirect without a Location)" : "");
+    if (t->resp.reason[0]) {
+        reason[0] = ' ';
+        rz_escape(t->resp.reason, strlen(t->resp.reason), reason + 1,
+                  sizeof reason - 1);
+    }
+    t->retry_after = d->retry_after;
+    return attempt_fail(t, d->retryable, RZ_E_NET_HTTP_STATUS,
+                        "HTTP %ld%s from %s%s%s%s", s, reason, url,
+                        d->why ? " (" : "", d->why ? d->why : "",
+                        d->why ? ")" : "");
 }
 
 /*
@@ -406,26 +194,42 @@ static int status_failed(struct http_transfer *t)
  */
 static int response_begin(struct http_transfer *t)
 {
-    long s = t->resp.status;
+    struct http_body_decision d;
+    char range[HTTP_RANGE_TEXT_MAX * 4 + 4];
 
-    /* libcurl resolves the Location into CURLINFO_REDIRECT_URL only once
-       the response has ended: follow_redirect reads it then. */
-    if (s >= 300 && s < 400 && t->resp.location) {
+    http_policy_body(&t->resp, t->resume_from, -1, &t->stream, &d);
+    switch (d.verdict) {
+    case HTTP_BODY_REDIRECT:
+        /* libcurl resolves the Location into CURLINFO_REDIRECT_URL only
+           once the response has ended: follow_redirect reads it then. */
         t->redirect = true;
         t->body = BODY_IGNORE;
         return 0;
+    case HTTP_BODY_STATUS:
+        return status_failed(t, &d);
+    case HTTP_BODY_COMPLETE:
+        t->complete = true;
+        t->body = BODY_IGNORE;
+        return 0;
+    case HTTP_BODY_PROTOCOL:
+        return attempt_fail(t, false, RZ_E_NET_TRANSFER, "%s", d.why);
+    case HTTP_BODY_CHANGED:
+        if (t->resp.range_text[0] && strstr(d.why, "Content-Range")) {
+            rz_escape(t->resp.range_text, strlen(t->resp.range_text), range,
+                      sizeof range);
+            char why[RZ_ERROR_DETAIL_MAX];
+            snprintf(why, sizeof why, "%s (\"%s\")", d.why, range);
+            return changed(t, why);
+        }
+        return changed(t, d.why);
+    case HTTP_BODY_STREAM:
+        break;
     }
-    if (s == 416 && t->resume_from > 0)
-        return begin_resumed(t);
-    if (s >= 300)
-        return status_failed(t);
-    if (t->resume_from == 0) {
-        if (s == 206)
-            return attempt_fail(t, false, RZ_E_NET_TRANSFER,
-                                "HTTP 206 to a request without Range");
-        return begin_fresh(t);
-    }
-    return begin_resumed(t);
+    if (t->resume_from == 0)
+        http_policy_stream_begin(&t->resp, &t->stream);
+    t->skip = d.skip;
+    t->body = BODY_STREAM;
+    return 0;
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -497,6 +301,42 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
     return 0;
 }
 
+/*
+ * -vv: libcurl's trace, escaped.  Its text and the headers both ways are
+ * printed (a header line per line); bodies are not.  Whatever the server
+ * sent reaches the terminal only through rz_escape.
+ */
+static int http_trace(CURL *h, curl_infotype type, char *data, size_t size,
+                      void *ud)
+{
+    static const char *const prefix[] = {"* ", "< ", "> "};
+    char line[1024];
+    int which;
+    (void)h, (void)ud;
+
+    if (type == CURLINFO_TEXT)
+        which = 0;
+    else if (type == CURLINFO_HEADER_IN)
+        which = 1;
+    else if (type == CURLINFO_HEADER_OUT)
+        which = 2;
+    else
+        return 0;
+    while (size > 0) {
+        const char *nl = memchr(data, '\n', size);
+        size_t n = nl ? (size_t)(nl - data) + 1 : size, len = n;
+        while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+            len--;
+        if (len) {
+            rz_escape(data, len, line, sizeof line);
+            fprintf(stderr, "%s%s\n", prefix[which], line);
+        }
+        data += n;
+        size -= n;
+    }
+    return 0;
+}
+
 /* --------------------------------------------------------------- set-up */
 
 static int setopt_failed(struct http_transfer *t, const char *name,
@@ -529,15 +369,14 @@ static int add_header(struct http_transfer *t, const char *line)
 static int set_headers(struct http_transfer *t)
 {
     char line[HTTP_VALIDATOR_MAX + 16];
-    bool own = same_origin(t->url, t->o->url);
 
     curl_slist_free_all(t->headers);
     t->headers = NULL;
-    for (size_t i = 0; own && i < t->o->n_headers; i++)
+    for (size_t i = 0; t->hop.send_headers && i < t->o->n_headers; i++)
         if (add_header(t, t->o->headers[i]) < 0)
             return -1;
-    if (t->resume_from > 0 && t->validator[0]) {
-        snprintf(line, sizeof line, "If-Range: %s", t->validator);
+    if (t->resume_from > 0 && t->stream.validator[0]) {
+        snprintf(line, sizeof line, "If-Range: %s", t->stream.validator);
         if (add_header(t, line) < 0)
             return -1;
     }
@@ -550,6 +389,8 @@ static int set_request(struct http_transfer *t)
 {
     char range[32];
     SETOPT(t, CURLOPT_URL, t->url);
+    SETOPT(t, CURLOPT_NETRC, t->hop.send_netrc ? (long)CURL_NETRC_OPTIONAL
+                                               : (long)CURL_NETRC_IGNORED);
     if (t->resume_from > 0) {
         snprintf(range, sizeof range, "%" PRIu64 "-", t->resume_from);
         SETOPT(t, CURLOPT_RANGE, range);
@@ -571,8 +412,6 @@ static int set_connection(struct http_transfer *t)
     SETOPT(t, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
     if (o->cacert)
         SETOPT(t, CURLOPT_CAINFO, o->cacert);
-    if (o->netrc)
-        SETOPT(t, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
     if (o->connect_timeout > 0)
         SETOPT(t, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
     SETOPT(t, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -594,8 +433,10 @@ static int set_callbacks(struct http_transfer *t)
     SETOPT(t, CURLOPT_XFERINFOFUNCTION, on_progress);
     SETOPT(t, CURLOPT_XFERINFODATA, t);
     SETOPT(t, CURLOPT_NOPROGRESS, 0L);
-    if (t->o->verbose > 1)
+    if (t->o->verbose > 1) {
+        SETOPT(t, CURLOPT_DEBUGFUNCTION, http_trace);
         SETOPT(t, CURLOPT_VERBOSE, 1L);
+    }
     return 0;
 }
 
@@ -610,7 +451,7 @@ static int transfer_setup(struct http_transfer *t)
     if (getrandom(&t->rng, sizeof t->rng, GRND_NONBLOCK) != sizeof t->rng)
         t->rng = (uint64_t)(monotonic_seconds() * 1e9);
     t->rng |= 1;
-    t->total = -1;
+    t->stream.total = -1;
     return 0;
 }
 
@@ -671,18 +512,28 @@ static bool transient_curl(CURLcode rc)
 
 static int curl_failed(struct http_transfer *t, CURLcode rc)
 {
-    char url[HTTP_URL_MAX];
-    const char *what = curl_easy_strerror(rc);
-    const char *why = t->errbuf[0] ? t->errbuf : what;
+    char url[HTTP_URL_MAX], why[CURL_ERROR_SIZE * 4];
 
     url_for_message(t, url, sizeof url);
+    http_policy_curl_text(curl_easy_strerror(rc), t->errbuf, why, sizeof why);
     if (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_WRITE_ERROR)
         return rz_error_set(t->err, RZ_E_INTERNAL, 0, RZ_OFF_RAW, t->pushed,
                             NULL, 0, "transfer aborted with no cause: %s",
                             why);
-    return attempt_fail(t, transient_curl(rc), code_for(rc), "%s%s%s (%s)",
-                        what, why == what ? "" : ": ",
-                        why == what ? "" : why, url);
+    return attempt_fail(t, transient_curl(rc), code_for(rc), "%s (%s)", why,
+                        url);
+}
+
+/* A 416 said the bytes already pushed are the whole file. */
+static int complete(struct http_transfer *t)
+{
+    char msg[160];
+    if (t->o->notice) {
+        snprintf(msg, sizeof msg, "the server has no bytes after %" PRIu64
+                 " (HTTP 416): the download is complete", t->pushed);
+        t->o->notice(t->o->notice_ctx, msg);
+    }
+    return 0;
 }
 
 /* One request on t->url: 0 the stream ended, 1 a redirect, -1 failed. */
@@ -690,10 +541,11 @@ static int request_once(struct http_transfer *t)
 {
     if (set_request(t) < 0)
         return -1;
-    response_reset(&t->resp, 0);
+    http_response_reset(&t->resp, 0);
     t->body = BODY_UNDECIDED;
     t->skip = 0;
     t->redirect = false;
+    t->complete = false;
     t->errbuf[0] = '\0';
     t->last_dlnow = 0;
     t->last_byte_time = monotonic_seconds();
@@ -708,6 +560,8 @@ static int request_once(struct http_transfer *t)
         return -1;
     if (t->redirect)
         return 1;
+    if (t->complete)
+        return complete(t);
     if (t->skip > 0)        /* a 200 shorter than what we already have */
         return changed(t, "the file became shorter");
     return 0;
@@ -717,18 +571,28 @@ static int request_once(struct http_transfer *t)
 static int follow_redirect(struct http_transfer *t, int hops)
 {
     char *location = NULL, *copy;
-    char url[HTTP_URL_MAX];
+    char url[HTTP_URL_MAX], to[HTTP_URL_MAX];
+    const struct http_source_options *o = t->o;
 
     url_for_message(t, url, sizeof url);
-    if (hops > HTTP_MAX_REDIRS)
+    curl_easy_getinfo(t->h, CURLINFO_REDIRECT_URL, &location);
+    switch (http_policy_redirect(o->url, t->url, location, hops, o->netrc,
+                                 o->allow_downgrade, &t->hop)) {
+    case HTTP_REDIRECT_FOLLOW:
+        break;
+    case HTTP_REDIRECT_TOO_MANY:
         return attempt_fail(t, false, RZ_E_NET_HTTP_STATUS,
                             "more than %d redirects (at %s)", HTTP_MAX_REDIRS,
                             url);
-    curl_easy_getinfo(t->h, CURLINFO_REDIRECT_URL, &location);
-    if (!location || !is_http_url(location))
+    case HTTP_REDIRECT_NOT_HTTP:
         return attempt_fail(t, false, RZ_E_NET_URL,
                             "redirect from %s to a URL that is not http(s)",
                             url);
+    case HTTP_REDIRECT_DOWNGRADE:
+        http_policy_url_text(location, to, sizeof to);
+        return attempt_fail(t, false, RZ_E_NET_DOWNGRADE,
+                            "from %s to %s", url, to);
+    }
     if (!(copy = strdup(location)))
         return rz_error_set(t->err, RZ_E_NOMEM, ENOMEM, RZ_OFF_NONE, 0, NULL,
                             0, "redirect URL");
@@ -747,6 +611,7 @@ static int transfer_attempt(struct http_transfer *t)
     if (!(t->url = strdup(t->o->url)))
         return rz_error_set(t->err, RZ_E_NOMEM, ENOMEM, RZ_OFF_NONE, 0, NULL,
                             0, "URL");
+    http_policy_first_hop(t->o->netrc, &t->hop);
     t->resume_from = t->pushed;
     if (t->resume_from > 0)
         t->st.resumes++;
@@ -761,25 +626,12 @@ static int transfer_attempt(struct http_transfer *t)
 
 /* -------------------------------------------------------------- retries */
 
-static uint64_t next_random(struct http_transfer *t)
+static double next_jitter(struct http_transfer *t)
 {
     t->rng ^= t->rng << 13;
     t->rng ^= t->rng >> 7;
     t->rng ^= t->rng << 17;
-    return t->rng;
-}
-
-/* Backoff before retry number `n` (1-based), in milliseconds. */
-static long backoff_ms(struct http_transfer *t, unsigned n)
-{
-    long d = t->o->retry_delay_ms;
-    for (unsigned i = 1; i < n && d < HTTP_BACKOFF_MAX_MS; i++)
-        d *= 2;
-    if (d > HTTP_BACKOFF_MAX_MS)
-        d = HTTP_BACKOFF_MAX_MS;
-    /* +-25%: clients dropped together do not come back together */
-    double f = 0.75 + 0.5 * (double)(next_random(t) >> 11) / 9007199254740992.0;
-    return (long)((double)d * f);
+    return (double)(t->rng >> 11) / 9007199254740992.0;
 }
 
 /* Wait `ms`, waking every slice to honour the stop flag. */
@@ -800,49 +652,6 @@ static int sleep_ms(struct http_transfer *t, long ms)
     }
 }
 
-/*
- * May the failed attempt be retried, and after how long?  When not, a note
- * on why goes into *why (empty if the failure speaks for itself).
- */
-static bool retry_allowed(struct http_transfer *t, double started,
-                          long *delay_ms, char *why, size_t why_size)
-{
-    const struct http_source_options *o = t->o;
-    unsigned n = t->st.attempts;     /* retries so far + 1 */
-
-    why[0] = '\0';
-    if (t->err->code != RZ_E_OK || !t->retryable)
-        return false;
-    if (n > o->retries) {
-        if (o->retries > 0)
-            snprintf(why, why_size, "gave up after %u attempts", n);
-        return false;
-    }
-    if (t->pushed > 0 && !t->validator[0] && !o->resume_unvalidated) {
-        snprintf(why, why_size, "cannot resume at byte %" PRIu64 ": the "
-                 "server sent no ETag or Last-Modified, so a changed file "
-                 "would go unnoticed (pass --sha256 to allow it)", t->pushed);
-        return false;
-    }
-    *delay_ms = backoff_ms(t, n);
-    if (t->retry_after >= 0) {
-        if (t->retry_after > HTTP_RETRY_AFTER_MAX) {
-            snprintf(why, why_size, "the server asks to retry after %ld s",
-                     t->retry_after);
-            return false;
-        }
-        *delay_ms = t->retry_after * 1000;
-    }
-    if (o->retry_max_time > 0
-        && monotonic_seconds() - started + (double)*delay_ms / 1000.0
-               > (double)o->retry_max_time) {
-        snprintf(why, why_size, "--retry-max-time %ld s reached after %u "
-                 "attempts", o->retry_max_time, n);
-        return false;
-    }
-    return true;
-}
-
 static void announce_retry(struct http_transfer *t, long delay_ms)
 {
     char msg[RZ_ERROR_DETAIL_MAX + 256];
@@ -854,7 +663,7 @@ static void announce_retry(struct http_transfer *t, long delay_ms)
     if (t->pushed > 0)
         snprintf(at, sizeof at, " (resuming at byte %" PRIu64 ")", t->pushed);
     snprintf(msg, sizeof msg, "retry %u/%u in %.1f s: %s%s%s%s",
-             t->st.attempts, t->o->retries, (double)delay_ms / 1000.0,
+             t->rs.stalled, t->o->retries, (double)delay_ms / 1000.0,
              rz_code_message(e->code), e->detail[0] ? ": " : "", e->detail,
              at);
     t->o->notice(t->o->notice_ctx, msg);
@@ -872,6 +681,9 @@ static void give_up(struct http_transfer *t, const char *why)
 
 static int run_attempts(struct http_transfer *t)
 {
+    const struct http_source_options *o = t->o;
+    struct http_retry_policy p = {o->retries, o->retry_delay_ms,
+                                  o->retry_max_time, o->resume_unvalidated};
     double started = monotonic_seconds();
     char why[RZ_ERROR_DETAIL_MAX];
     long delay_ms = 0;
@@ -881,9 +693,21 @@ static int run_attempts(struct http_transfer *t)
         t->retryable = false;
         t->retry_after = -1;
         rz_error_clear(&t->aerr);
+        http_retry_begin(&t->rs, t->pushed);
         if (transfer_attempt(t) == 0)
             return 0;
-        if (!retry_allowed(t, started, &delay_ms, why, sizeof why)) {
+        if (t->err->code != RZ_E_OK)
+            return -1;
+        struct http_attempt a = {
+            .retryable = t->retryable, .delivered = t->pushed,
+            .have_validator = t->stream.validator[0] != '\0',
+            .retry_after = t->retry_after,
+            .elapsed = monotonic_seconds() - started,
+            .jitter = next_jitter(t)};
+        enum http_retry_verdict v = http_policy_retry(&p, &t->rs, &a,
+                                                      &delay_ms);
+        if (v != HTTP_RETRY) {
+            http_policy_give_up_text(v, &p, &t->rs, &a, why, sizeof why);
             give_up(t, why);
             return -1;
         }

@@ -63,6 +63,12 @@ struct http_source_options {
     bool resume_unvalidated;       /* resume even when the server sent no
                                       ETag or Last-Modified (set when a
                                       --sha256 will catch a spliced file) */
+    bool allow_downgrade;          /* follow https -> http redirects (with
+                                      no -H headers or netrc credentials) */
+    unsigned connections;          /* http_multi: ranged connections, 0/1 =
+                                      one (http_source) */
+    size_t chunk_size;             /* http_multi: bytes per ranged request,
+                                      0 = HTTP_MULTI_CHUNK_DEFAULT */
     void (*notice)(void *ctx, const char *msg); /* retry notes, may be NULL */
     void *notice_ctx;
     struct http_source_stats *stats; /* filled if not NULL */

@@ -99,6 +99,8 @@ static int run_source(struct run *r)
     if (source_is_url(o->source)) {
         struct http_source_options h = o->http;
         h.url = o->source;
+        if (h.connections > 1)
+            return http_multi_run(&h, raw_push, r, o->stop, r->err);
         return http_source_run(&h, raw_push, r, o->stop, r->err);
     }
     if (strcmp(o->source, "-") == 0)

@@ -214,7 +214,7 @@ void http_policy_body(const struct http_response *r, uint64_t from,
         return verdict(d, HTTP_BODY_STATUS,
                        st < 400 ? "a redirect without a Location" : NULL);
     }
-    if (from == 0) {
+    if (from == 0 && !s) {
         if (st == 206 && (want_end < 0 || !r->have_range
                           || r->range_start != 0))
             return verdict(d, HTTP_BODY_PROTOCOL,

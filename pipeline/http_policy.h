@@ -92,15 +92,15 @@ struct http_body_decision {
 /*
  * Decide what the body of response `r` is.  `from` is the byte the request
  * asked to start at (Range: bytes=from-), 0 for no Range; `s` describes the
- * stream when from > 0 (it is ignored when from == 0).  `want_end` is the
+ * stream, or is NULL when this response may start it (then from is 0).  `want_end` is the
  * last byte asked for (inclusive, a bounded range of the multi-connection
  * source), or -1 for "to the end".
  *
  *   3xx with Location: REDIRECT (3xx without one: STATUS).
  *   >= 400 but 416: STATUS, retryable for 408 429 500 502 503 504.
- *   from == 0: 200 starts the stream (STREAM, skip 0); 206 is PROTOCOL
+ *   s == NULL: 200 starts the stream (STREAM, skip 0); 206 is PROTOCOL
  *     unless a bounded range was asked for (then it must start at 0).
- *   from > 0:
+ *   s != NULL (a resume, or a later range of several connections):
  *     206: Content-Range must start at `from`, and its total and validator
  *       (when sent) match `s`; else CHANGED.  STREAM.
  *     200: the whole file again (Range ignored): the same validator and

@@ -33,6 +33,7 @@
 #include "source.h"
 
 #include "http_policy.h"
+#include "http_source.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -86,7 +87,7 @@ struct http_transfer {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static double monotonic_seconds(void)
+double http_monotonic(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -197,7 +198,8 @@ static int response_begin(struct http_transfer *t)
     struct http_body_decision d;
     char range[HTTP_RANGE_TEXT_MAX * 4 + 4];
 
-    http_policy_body(&t->resp, t->resume_from, -1, &t->stream, &d);
+    http_policy_body(&t->resp, t->resume_from, -1,
+                     t->resume_from > 0 ? &t->stream : NULL, &d);
     switch (d.verdict) {
     case HTTP_BODY_REDIRECT:
         /* libcurl resolves the Location into CURLINFO_REDIRECT_URL only
@@ -284,7 +286,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
                        curl_off_t ultotal, curl_off_t ulnow)
 {
     struct http_transfer *t = ud;
-    double now = monotonic_seconds();
+    double now = http_monotonic();
     long stall = t->o->stall_timeout;
     (void)dltotal, (void)ultotal, (void)ulnow;
 
@@ -306,7 +308,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
  * printed (a header line per line); bodies are not.  Whatever the server
  * sent reaches the terminal only through rz_escape.
  */
-static int http_trace(CURL *h, curl_infotype type, char *data, size_t size,
+int http_trace(CURL *h, curl_infotype type, char *data, size_t size,
                       void *ud)
 {
     static const char *const prefix[] = {"* ", "< ", "> "};
@@ -400,31 +402,50 @@ static int set_request(struct http_transfer *t)
     return set_headers(t);
 }
 
-/* Where and how to connect: protocols, TLS, credentials, timeouts. */
-static int set_connection(struct http_transfer *t)
+#define EASY_SET(h, opt, val)                                              \
+    do {                                                                   \
+        CURLcode setopt_rc_ = curl_easy_setopt(h, opt, val);               \
+        if (setopt_rc_ != CURLE_OK)                                        \
+            return easy_setopt_failed(err, #opt, setopt_rc_);              \
+    } while (0)
+
+static int easy_setopt_failed(struct rz_error *err, const char *name,
+                              CURLcode rc)
 {
-    const struct http_source_options *o = t->o;
-    SETOPT(t, CURLOPT_PROTOCOLS_STR, "http,https,file");
-    SETOPT(t, CURLOPT_FOLLOWLOCATION, 0L);   /* we follow: see the top */
-    SETOPT(t, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    SETOPT(t, CURLOPT_USERAGENT, HTTP_USER_AGENT);
-    SETOPT(t, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
-    SETOPT(t, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+    return rz_error_set(err, rc == CURLE_OUT_OF_MEMORY ? RZ_E_NOMEM
+                                                       : RZ_E_INTERNAL,
+                        0, RZ_OFF_NONE, 0, NULL, 0, "libcurl %s: %s", name,
+                        curl_easy_strerror(rc));
+}
+
+int http_easy_connection(CURL *h, const struct http_source_options *o,
+                         const char *protocols, struct rz_error *err)
+{
+    EASY_SET(h, CURLOPT_PROTOCOLS_STR, protocols);
+    EASY_SET(h, CURLOPT_FOLLOWLOCATION, 0L);   /* we follow: see the top */
+    EASY_SET(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    EASY_SET(h, CURLOPT_USERAGENT, HTTP_USER_AGENT);
+    EASY_SET(h, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+    EASY_SET(h, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
     if (o->cacert)
-        SETOPT(t, CURLOPT_CAINFO, o->cacert);
+        EASY_SET(h, CURLOPT_CAINFO, o->cacert);
     if (o->connect_timeout > 0)
-        SETOPT(t, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
-    SETOPT(t, CURLOPT_TCP_KEEPALIVE, 1L);
+        EASY_SET(h, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
+    EASY_SET(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* No signals from libcurl: several transfers may run in threads. */
+    EASY_SET(h, CURLOPT_NOSIGNAL, 1L);
+    /* Status is checked by us, so an error body is never pushed. */
+    EASY_SET(h, CURLOPT_FAILONERROR, 0L);
+    if (o->verbose > 1) {
+        EASY_SET(h, CURLOPT_DEBUGFUNCTION, http_trace);
+        EASY_SET(h, CURLOPT_VERBOSE, 1L);
+    }
     return 0;
 }
 
 /* How the body and events come back to us. */
 static int set_callbacks(struct http_transfer *t)
 {
-    /* No signals from libcurl: several transfers may run in threads. */
-    SETOPT(t, CURLOPT_NOSIGNAL, 1L);
-    /* Status is checked by us, so the error body is never pushed. */
-    SETOPT(t, CURLOPT_FAILONERROR, 0L);
     SETOPT(t, CURLOPT_ERRORBUFFER, t->errbuf);
     SETOPT(t, CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(t, CURLOPT_HEADERDATA, t);
@@ -433,10 +454,6 @@ static int set_callbacks(struct http_transfer *t)
     SETOPT(t, CURLOPT_XFERINFOFUNCTION, on_progress);
     SETOPT(t, CURLOPT_XFERINFODATA, t);
     SETOPT(t, CURLOPT_NOPROGRESS, 0L);
-    if (t->o->verbose > 1) {
-        SETOPT(t, CURLOPT_DEBUGFUNCTION, http_trace);
-        SETOPT(t, CURLOPT_VERBOSE, 1L);
-    }
     return 0;
 }
 
@@ -446,10 +463,11 @@ static int transfer_setup(struct http_transfer *t)
     if (!t->h)
         return rz_error_set(t->err, RZ_E_NOMEM, 0, RZ_OFF_NONE, 0, NULL, 0,
                             "curl_easy_init failed");
-    if (set_connection(t) < 0 || set_callbacks(t) < 0)
+    if (http_easy_connection(t->h, t->o, "http,https,file", t->err) < 0
+        || set_callbacks(t) < 0)
         return -1;
     if (getrandom(&t->rng, sizeof t->rng, GRND_NONBLOCK) != sizeof t->rng)
-        t->rng = (uint64_t)(monotonic_seconds() * 1e9);
+        t->rng = (uint64_t)(http_monotonic() * 1e9);
     t->rng |= 1;
     t->stream.total = -1;
     return 0;
@@ -457,7 +475,7 @@ static int transfer_setup(struct http_transfer *t)
 
 /* ------------------------------------------------------------- requests */
 
-static enum rz_code code_for(CURLcode rc)
+enum rz_code http_code_for(CURLcode rc)
 {
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -493,7 +511,7 @@ static enum rz_code code_for(CURLcode rc)
 }
 
 /* Failures a new connection may cure. */
-static bool transient_curl(CURLcode rc)
+bool http_transient_curl(CURLcode rc)
 {
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
@@ -520,7 +538,7 @@ static int curl_failed(struct http_transfer *t, CURLcode rc)
         return rz_error_set(t->err, RZ_E_INTERNAL, 0, RZ_OFF_RAW, t->pushed,
                             NULL, 0, "transfer aborted with no cause: %s",
                             why);
-    return attempt_fail(t, transient_curl(rc), code_for(rc), "%s (%s)", why,
+    return attempt_fail(t, http_transient_curl(rc), http_code_for(rc), "%s (%s)", why,
                         url);
 }
 
@@ -548,7 +566,7 @@ static int request_once(struct http_transfer *t)
     t->complete = false;
     t->errbuf[0] = '\0';
     t->last_dlnow = 0;
-    t->last_byte_time = monotonic_seconds();
+    t->last_byte_time = http_monotonic();
     t->st.requests++;
     CURLcode rc = curl_easy_perform(t->h);
     if (failed(t))
@@ -637,11 +655,11 @@ static double next_jitter(struct http_transfer *t)
 /* Wait `ms`, waking every slice to honour the stop flag. */
 static int sleep_ms(struct http_transfer *t, long ms)
 {
-    double end = monotonic_seconds() + (double)ms / 1000.0;
+    double end = http_monotonic() + (double)ms / 1000.0;
     for (;;) {
         if (check_stop(t) < 0)
             return -1;
-        double left = end - monotonic_seconds();
+        double left = end - http_monotonic();
         if (left <= 0)
             return 0;
         double slice = left < HTTP_SLEEP_SLICE_MS / 1000.0
@@ -684,7 +702,7 @@ static int run_attempts(struct http_transfer *t)
     const struct http_source_options *o = t->o;
     struct http_retry_policy p = {o->retries, o->retry_delay_ms,
                                   o->retry_max_time, o->resume_unvalidated};
-    double started = monotonic_seconds();
+    double started = http_monotonic();
     char why[RZ_ERROR_DETAIL_MAX];
     long delay_ms = 0;
 
@@ -702,7 +720,7 @@ static int run_attempts(struct http_transfer *t)
             .retryable = t->retryable, .delivered = t->pushed,
             .have_validator = t->stream.validator[0] != '\0',
             .retry_after = t->retry_after,
-            .elapsed = monotonic_seconds() - started,
+            .elapsed = http_monotonic() - started,
             .jitter = next_jitter(t)};
         enum http_retry_verdict v = http_policy_retry(&p, &t->rs, &a,
                                                       &delay_ms);

@@ -84,6 +84,12 @@ static void usage(FILE *f)
 "      --retry-delay S        first backoff delay (default 0.5; doubles each\n"
 "                             retry, at most 30 s)\n"
 "      --retry-max-time S     give up retrying after S seconds in all\n"
+"      --connections N        fetch N ranges at once (default 4; 1: one\n"
+"                             connection), delivered in order\n"
+"      --chunk-size BYTES     bytes per ranged request (default 1M); memory\n"
+"                             for the download is at most N x BYTES\n"
+"      --allow-downgrade      follow https:// -> http:// redirects (sending no\n"
+"                             -H headers or netrc credentials there)\n"
 "      --replace              replace DIR atomically instead of merging into it\n"
 "      --allow-outside-symlinks  keep symlinks that point outside DIR\n"
 "      --no-strict-trailer    ignore data after the end-of-archive blocks\n"
@@ -110,6 +116,7 @@ enum {
     OPT_KEEP_SPECIAL, OPT_MAX_SIZE, OPT_MAX_ENTRIES, OPT_MAX_FILE_SIZE,
     OPT_MAX_RATIO, OPT_STALL_TIMEOUT, OPT_RETRIES, OPT_RETRY_DELAY,
     OPT_RETRY_MAX_TIME,
+    OPT_CONNECTIONS, OPT_CHUNK_SIZE, OPT_ALLOW_DOWNGRADE,
 };
 
 static const struct option long_opts[] = {
@@ -128,6 +135,9 @@ static const struct option long_opts[] = {
     {"retries", required_argument, NULL, OPT_RETRIES},
     {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
     {"retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME},
+    {"connections", required_argument, NULL, OPT_CONNECTIONS},
+    {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
+    {"allow-downgrade", no_argument, NULL, OPT_ALLOW_DOWNGRADE},
     {"replace", no_argument, NULL, OPT_REPLACE},
     {"allow-outside-symlinks", no_argument, NULL, OPT_ALLOW_OUTSIDE},
     {"no-strict-trailer", no_argument, NULL, OPT_NO_STRICT},
@@ -258,6 +268,18 @@ static int parse_network_option(struct extract_options *o, int opt,
             return bad_value("--retry-max-time", arg);
         o->http.retry_max_time = (long)v;
         break;
+    case OPT_CONNECTIONS:
+        if (parse_size(arg, &v, false) < 0 || v < 1 || v > HTTP_MULTI_MAX)
+            return bad_value("--connections", arg);
+        o->http.connections = (unsigned)v;
+        break;
+    case OPT_CHUNK_SIZE:
+        if (parse_size(arg, &v, true) < 0 || v < HTTP_MULTI_CHUNK_MIN
+            || v > HTTP_MULTI_CHUNK_MAX)
+            return bad_value("--chunk-size", arg);
+        o->http.chunk_size = (size_t)v;
+        break;
+    case OPT_ALLOW_DOWNGRADE: o->http.allow_downgrade = true; break;
     default:
         return parse_other_option(o, opt, arg);
     }
@@ -326,6 +348,7 @@ static void set_defaults(struct cli *c)
     h->retries = 5;
     h->retry_delay_ms = 500;
     h->stall_timeout = 30;
+    h->connections = HTTP_MULTI_DEFAULT;
     h->notice = note;
     h->notice_ctx = c;
     h->stats = &c->net;

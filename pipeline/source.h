@@ -125,6 +125,53 @@ int http_source_run(const struct http_source_options *o, stage_push_fn push,
                     void *ctx, volatile sig_atomic_t *stop,
                     struct rz_error *err);
 
+/* Several connections (http_multi_run): defaults and bounds. */
+#define HTTP_MULTI_DEFAULT 4                 /* --connections */
+#define HTTP_MULTI_MAX 16
+#define HTTP_MULTI_CHUNK_DEFAULT (1u << 20)  /* --chunk-size: 1 MiB */
+#define HTTP_MULTI_CHUNK_MIN (64u << 10)
+#define HTTP_MULTI_CHUNK_MAX (64u << 20)
+
+/*
+ * Download `o->url` over `o->connections` connections at once, on
+ * libcurl's multi interface in the calling thread, and push it downstream
+ * as one stream in file order, exactly as http_source_run would (same
+ * contract, same errors; the SHA-256 and the --max-* limits downstream see
+ * the same bytes).
+ *
+ * The file is cut into chunks of `o->chunk_size` bytes (C).  The first
+ * request asks for `Range: bytes=0-(C-1)`; its 206 gives the file's length
+ * and validator (strong ETag, else Last-Modified).  Then each connection
+ * fetches consecutive chunks, `Range: bytes=A-B` with `If-Range:` that
+ * validator, each into its own buffer of C bytes: chunk k goes to
+ * connection k mod N, and a connection starts its next chunk once its last
+ * one has been pushed downstream.  The chunk at the head of the stream is
+ * pushed as its bytes arrive; the others wait, complete or not, in their
+ * buffers.  Memory: N x C bytes (default 4 x 1 MiB = 4 MiB), allocated up
+ * front, whatever the file's size.  While push blocks (a slow disk), the
+ * other connections wait in the kernel's socket buffers; the time spent in
+ * push does not count as a stall.
+ *
+ * A chunk whose transfer fails is resumed by itself at its first missing
+ * byte under http_source_run's retry rules (`retries` counts its attempts
+ * in a row without progress; one that delivered bytes resets the count and
+ * the backoff); `retry_max_time` bounds the whole run.  Retries walk the
+ * redirects from `o->url` again; first attempts of later chunks go to the
+ * URL the first request ended at.  A 206 with another validator, another
+ * total or another start, or a 200 to a chunk's range (the If-Range failed):
+ * RZ_E_NET_CHANGED, not retried; the run fails and nothing downstream is
+ * finished.
+ *
+ * Falls back to http_source_run (one connection, announced once through
+ * `notice`) when: connections <= 1, the URL is not http(s), the first
+ * response is a 200 (Range not honoured) or a 416 (an empty file), its
+ * length is unknown, or it has no validator and `resume_unvalidated` is
+ * not set.  A file no longer than C is a single request.
+ */
+int http_multi_run(const struct http_source_options *o, stage_push_fn push,
+                   void *ctx, volatile sig_atomic_t *stop,
+                   struct rz_error *err);
+
 /*
  * Read `fd` to end of file in reads of up to 128 KiB (one buffer allocated
  * per call).  EINTR and EAGAIN (a non-blocking fd) are retried after

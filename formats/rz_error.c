@@ -119,6 +119,11 @@ size_t rz_escape(const char *in, size_t len, char *out, size_t size)
         else if (s[i] < 0x20 || s[i] == 0x7f || u == 0) {
             tmp[0] = '\\'; tmp[1] = 'x';
             tmp[2] = hex[s[i] >> 4]; tmp[3] = hex[s[i] & 15]; tn = 4;
+        } else if (u == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0) {
+            /* U+0080..U+009F: C1 controls (U+009B is CSI on terminals) */
+            memcpy(tmp, "\\xc2\\x", 6);
+            tmp[6] = hex[s[i + 1] >> 4]; tmp[7] = hex[s[i + 1] & 15];
+            tn = 8; adv = 2;
         } else {
             memcpy(tmp, s + i, u); tn = u; adv = u;
         }

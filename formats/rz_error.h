@@ -211,8 +211,9 @@ size_t rz_error_format(const struct rz_error *e, char *buf, size_t size);
 
 /*
  * Escape raw name bytes for printing: valid UTF-8 other than control
- * characters passes through; control bytes, backslash, DEL and invalid
- * UTF-8 become \n, \t, \\ or \xHH.  Always NUL-terminates; truncates with
+ * characters passes through; control bytes, backslash, DEL, C1 controls
+ * (U+0080..U+009F, as \xc2\xHH) and invalid UTF-8 become \n, \t, \\ or
+ * \xHH.  Always NUL-terminates; truncates with
  * "..." when out of room.  Returns the length written.
  */
 size_t rz_escape(const char *in, size_t len, char *out, size_t size);

@@ -393,6 +393,9 @@ static void test_curl_text_is_not_repeated(void)
     http_policy_curl_text("X", "Could not resolve host: a\x1b[2Kb\n", out,
                           sizeof out);
     CHECK_EQ_STR(out, "Could not resolve host: a\\x1b[2Kb");
+    http_policy_curl_text("X", "Could not resolve host: a\xc2\x9b" "2Jb", out,
+                          sizeof out);
+    CHECK_EQ_STR(out, "Could not resolve host: a\\xc2\\x9b2Jb");
 }
 
 static void test_url_text_is_escaped_and_without_password(void)

@@ -113,6 +113,9 @@ struct http_multi {
     uint64_t head;              /* chunk being pushed */
     size_t given;               /* bytes of it pushed */
     uint64_t pushed;            /* bytes pushed in all */
+    bool kick;                  /* a request was added: run libcurl before
+                                   waiting (a new handle has no socket yet,
+                                   and curl_multi_poll would sleep) */
     struct http_source_stats st;
 };
 
@@ -408,6 +411,7 @@ static int request_start(struct slot *s)
         return rz_error_set(m->err, RZ_E_INTERNAL, 0, RZ_OFF_NONE, 0, NULL, 0,
                             "curl_multi_add_handle failed");
     s->state = SLOT_BUSY;
+    m->kick = true;
     return 0;
 }
 
@@ -678,6 +682,10 @@ static int run_loop(struct http_multi *m)
             return -1;
         if (m->judged && m->head == m->chunks)
             return 0;
+        if (m->kick) {
+            m->kick = false;
+            continue;
+        }
         if (curl_multi_poll(m->mh, NULL, 0, (int)wait_ms, NULL) != CURLM_OK)
             return rz_error_set(m->err, RZ_E_INTERNAL, 0, RZ_OFF_NONE, 0,
                                 NULL, 0, "curl_multi_poll failed");

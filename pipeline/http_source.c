@@ -23,6 +23,10 @@
  * custom headers (-H) to every host it is redirected to; we send them only
  * to the origin of the user's URL.
  *
+ * The decisions (is a response ours, may an attempt be retried and when,
+ * may a redirect be followed and with which headers) are http_policy's:
+ * this file performs what it decides.
+ *
  * Two error records: the caller's *err receives downstream failures, the
  * stop flag, and, when we give up, the last attempt's failure; t->aerr
  * holds the current attempt's own failure, which a retry clears.  Errors

@@ -80,15 +80,19 @@ struct http_source_options {
  * followed (at most 10, to http/https only) by us, not by libcurl, so that
  * the `headers` are sent only to the origin (scheme, host and port) of
  * `o->url`: an Authorization header never leaks to the host a redirect
- * points at.  Credentials from ~/.netrc (`netrc`) are matched per host by
- * libcurl.  TLS verified unless `insecure` (the caller warns the user);
+ * points at.  Credentials from ~/.netrc (`netrc`) are matched per host
+ * (not port) by libcurl.  A redirect from https to http fails with
+ * RZ_E_NET_DOWNGRADE unless `allow_downgrade`; then neither the headers
+ * nor netrc credentials go to that hop or any after it.  The rules are
+ * http_policy's (http_policy.h).  TLS verified unless `insecure` (the caller warns the user);
  * http_proxy/https_proxy/no_proxy from the environment honoured; no
  * Accept-Encoding is sent, so the bytes pushed are the file as stored on
  * the server.  User agent "rzup-extract/0.1".
  *
- * Resume and retry.  A failed attempt is retried (up to `retries` times,
- * after an exponential, jittered backoff, within `retry_max_time`) when
- * the cause is transient: could not connect, connect or stall timeout,
+ * Resume and retry.  A failed attempt is retried (after an exponential,
+ * jittered backoff, within `retry_max_time`; `retries` counts the attempts
+ * in a row that delivered no new byte: one that did resets the count and
+ * the backoff) when the cause is transient: could not connect, connect or stall timeout,
  * connection reset or closed early, a body shorter than Content-Length,
  * HTTP 408, 429, 500, 502, 503, 504 (429 and 503 honour Retry-After, in
  * seconds or as an HTTP-date, up to 300 s).  Never retried: other 4xx,
@@ -104,17 +108,23 @@ struct http_source_options {
  *     sent, match the first response): the body is pushed on.
  *   - 200 with the same validator (a server that ignores Range): the first
  *     N bytes are received, counted in bytes_discarded, and dropped.
- *   - 200 with another or no validator, 416, a Content-Range starting
- *     elsewhere or with another total: RZ_E_NET_CHANGED, not retried.
+ *   - 416 whose Content-Range total is N: every byte arrived (a
+ *     Content-Length that lied); the download ends cleanly, announced
+ *     through `notice`, and the stages after it judge the stream.
+ *   - 200 with another or no validator, another 416, a Content-Range
+ *     starting elsewhere or with another total: RZ_E_NET_CHANGED, not
+ *     retried.
  *   - the first response had no validator: a splice could not be detected,
  *     so the download fails at the first drop (the drop's own error, with
  *     "cannot resume" in detail) unless `resume_unvalidated`.
  * A failure before any body byte is retried from the start.
  *
  * A final HTTP status >= 400, or a 3xx that could not be followed (no
- * Location), fails with RZ_E_NET_HTTP_STATUS, "HTTP 404 from URL" in
- * detail (the URL after redirects, without user:password), before any body
- * byte is pushed.  A body shorter than Content-Length (or a chunked body cut
+ * Location), fails with RZ_E_NET_HTTP_STATUS, "HTTP 404 Not Found from
+ * URL" in detail (the URL after redirects, without user:password), before
+ * any body byte is pushed.  Every text in a detail or notice that came from
+ * outside (URLs, reason phrases, header values, libcurl's messages) is
+ * escaped with rz_escape; libcurl's message is given once, not repeated.  A body shorter than Content-Length (or a chunked body cut
  * short) fails with RZ_E_NET_TRUNCATED.  Other failures: RZ_E_NET_RESOLVE,
  * NET_CONNECT, NET_TLS, NET_TIMEOUT (connect_timeout or stall_timeout),
  * NET_URL (unsupported scheme, malformed URL), IO_READ (file:// unreadable),

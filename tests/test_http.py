@@ -158,3 +158,29 @@ def test_http_proxy_from_environment(ctx):
     r = ctx.run('-C', ctx.path('out'), url, env=env)
     assert r.rc == 0, r
     assert open(ctx.proxy_log).read().count('\n') == before
+
+
+def test_connections_against_nginx_match_gnu_tar(ctx):
+    # nginx honours Range and If-Range: small chunks make every fixture
+    # several ranges in flight, over HTTP and HTTPS.
+    for w in WRITERS:
+        dest = ctx.path('out')
+        r = ctx.run('--connections', '4', '--chunk-size', '64K', '-C', dest,
+                    ctx.url(w + '.tar.gz'))
+        assert r.rc == 0 and r.err == '', (w, r)
+        assert_same_tree(dest, ctx.gnu_tar_extract(ctx.fixture(w + '.tar.gz')), w)
+    dest = ctx.path('out')
+    r = ctx.run('--cacert', ctx.cacert, '--connections', '3', '--chunk-size',
+                '64K', '-C', dest, ctx.url('pax.tar.gz', https=True))
+    assert r.rc == 0, r
+    assert_same_tree(dest, ctx.gnu_tar_extract(ctx.fixture('pax.tar.gz')), 'https')
+
+
+def test_connections_redirect_and_error_against_nginx(ctx):
+    dest = ctx.path('out')
+    r = ctx.run('--connections', '4', '--chunk-size', '64K', '-C', dest,
+                ctx.url('redirect2.tar.gz'))
+    assert r.rc == 0, r
+    assert_same_tree(dest, ctx.gnu_tar_extract(ctx.fixture('gnu.tar.gz')), 'redirect')
+    r = ctx.run('--connections', '4', '-C', ctx.path('out'), ctx.url('missing.tar.gz'))
+    assert r.rc == 3 and '404 Not Found' in r.err, r

@@ -652,8 +652,10 @@ def test_connections_dropped_chunk_resumes_by_itself(ctx):
     root, archive, size, ref, want = big_archive(ctx)
     with FaultServer(ctx, root) as fs:
         dest = ctx.path('out')
+        # the retries wait long enough for the first three requests to be
+        # the three first chunks' (the ones the fault applies to)
         r = ctx.run('-v', '--connections', '3', '--chunk-size', '512K',
-                    *FAST[:2], '-C', dest,
+                    '--retry-delay', '0.3', '-C', dest,
                     fs.url('big.tar.gz', drop=100000, times=3))
         assert r.rc == 0, r
         log = fs.log()

@@ -840,3 +840,40 @@ def test_escaped_entry_name_in_an_error(ctx):
         assert r.rc == 6, r
     assert_clean(r.err)
     assert '\\x1b[2K' in r.err, r.err
+
+
+def test_connections_memory_is_at_most_n_times_chunk(ctx):
+    # Peak RSS (GNU time) of a 24 MiB download: one connection is the
+    # baseline; N connections may add N x chunk (plus libcurl's per-handle
+    # buffers), never the file's size.  Not timed: a bound with slack.
+    if not os.path.exists('/usr/bin/time'):
+        raise Skip('/usr/bin/time is not installed (apt-get install time)')
+    if 'asan' in ctx.binary or 'asan' in ctx.builddir:
+        raise Skip('peak RSS is meaningless under AddressSanitizer')
+    d = ctx.mkdtemp('rss')
+    src = os.path.join(d, 'big.bin')
+    with open(src, 'wb') as f:
+        f.write(random.Random(24).randbytes(24 << 20))
+    with tarfile.open(os.path.join(d, 'rss.tar'), 'w') as t:
+        t.add(src, arcname='big.bin')
+    os.unlink(src)
+
+    def peak_kib(*args):
+        dest = ctx.path('out')
+        p = subprocess.run(['/usr/bin/time', '-f', '%M', ctx.binary, '-q', *args,
+                            '-C', dest, fs.url('rss.tar')], capture_output=True)
+        assert p.returncode == 0, p.stderr
+        assert os.path.getsize(os.path.join(dest, 'big.bin')) == 24 << 20
+        return int(p.stderr.split()[-1])
+
+    with FaultServer(ctx, d) as fs:
+        base = peak_kib('--connections', '1')
+        small = peak_kib('--connections', '4', '--chunk-size', '256K')
+        big = peak_kib('--connections', '4', '--chunk-size', '4M')
+    slack = 3 * 1024
+    assert small <= base + 4 * 256 + slack, (base, small)
+    assert big <= base + 4 * 4096 + slack, (base, big)
+    # and the buffers are really used: four 4 MiB chunks show
+    assert big >= base + 2 * 4096, (base, big)
+    print('  peak RSS: one connection %d KiB, 4 x 256 KiB %d KiB, 4 x 4 MiB %d KiB'
+          % (base, small, big))

@@ -127,6 +127,10 @@ struct fs_sink_options {
     /* Called for warnings (skipped device, stripped '/'); may be NULL. */
     void (*warn)(void *warn_ctx, const char *msg);
     void *warn_ctx;
+    /* Called with verbose > 0 for notes (which containment this run uses,
+     * a rename fallback, staging recovered from a killed run); may be
+     * NULL.  Shares warn_ctx. */
+    void (*note)(void *warn_ctx, const char *msg);
 };
 
 struct fs_sink;   /* private; allocated by fs_sink_new */

@@ -34,10 +34,31 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #define SUFFIX_LEN 6
+/* The lock file starts with one fixed-size line, written before anyone can
+ * see the file: the destination's mtime when the staging is inside it
+ * (creating it there changed that mtime; a roll-back puts it back).  The
+ * journal follows it. */
+#define PRELUDE 64
+
+static int write_prelude(struct fs_sink *s, int fd)
+{
+    char line[PRELUDE + 1];
+
+    if (s->mode == FS_PUB_MERGE)
+        snprintf(line, sizeof line, "rzup-dest-mtime %lld %ld",
+                 (long long)s->dest_mtime.tv_sec, s->dest_mtime.tv_nsec);
+    else
+        snprintf(line, sizeof line, "rzup-dest-mtime none");
+    size_t n = strlen(line);
+    memset(line + n, ' ', PRELUDE - 1 - n);
+    line[PRELUDE - 1] = '\n';
+    return pwrite(fd, line, PRELUDE, 0) == PRELUDE ? 0 : -1;
+}
 
 /* ------------------------------------------------------------ the lock */
 
@@ -61,7 +82,7 @@ int fs_stage_lock(struct fs_sink *s)
                     0600);
 
     if (fd >= 0) {
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0 ||
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0 || write_prelude(s, fd) < 0 ||
             link_tmpfile(fd, s->stagedirfd, "lock") < 0)
             goto fail;
     } else {
@@ -76,6 +97,8 @@ int fs_stage_lock(struct fs_sink *s)
             errno = ENOENT;
             goto fail;
         }
+        if (write_prelude(s, fd) < 0)
+            goto fail;
     }
     if (fstat(fd, &st) < 0 || st.st_nlink == 0) {
         errno = ENOENT;
@@ -97,14 +120,14 @@ static int write_all(int fd, const char *buf, size_t len)
     off_t off = 0;
 
     while ((size_t)off < len) {
-        ssize_t n = pwrite(fd, buf + off, len - (size_t)off, off);
+        ssize_t n = pwrite(fd, buf + off, len - (size_t)off, PRELUDE + off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return -1;
         off += n;
     }
-    return ftruncate(fd, (off_t)len);
+    return ftruncate(fd, PRELUDE + (off_t)len);
 }
 
 static int build_journal(struct fs_sink *s, enum fs_jkind kind, char **buf,
@@ -163,10 +186,19 @@ struct stale {
     int scanfd;          /* the directory holding it */
     const char *name;
     int dirfd, lockfd;
-    char *journal;
+    char *journal;       /* the whole lock file */
     size_t journal_len;
     enum fs_jkind kind;
+    bool have_mtime;     /* the prelude's destination mtime */
+    struct timespec dest_mtime;
 };
+
+/* The journal proper, after the prelude. */
+static const char *jbody(const struct stale *st, size_t *len)
+{
+    *len = st->journal_len > PRELUDE ? st->journal_len - PRELUDE : 0;
+    return st->journal + (st->journal_len > PRELUDE ? PRELUDE : st->journal_len);
+}
 
 /* Reads the whole lock file (journals are small: one line per directory). */
 static int read_journal(struct stale *st)
@@ -193,7 +225,18 @@ static int read_journal(struct stale *st)
         got += (size_t)n;
     }
     st->journal_len = got;
-    st->kind = fs_journal_parse(st->journal, got, NULL, NULL);
+    st->journal[got] = '\0';
+    long long sec;
+    long nsec;
+    if (got >= PRELUDE && sscanf(st->journal, "rzup-dest-mtime %lld %ld",
+                                 &sec, &nsec) == 2) {
+        st->have_mtime = true;
+        st->dest_mtime.tv_sec = (time_t)sec;
+        st->dest_mtime.tv_nsec = nsec;
+    }
+    size_t blen;
+    const char *body = jbody(st, &blen);
+    st->kind = fs_journal_parse(body, blen, NULL, NULL);
     if ((int)st->kind < 0)
         st->kind = FS_J_NONE;
     return 0;
@@ -312,7 +355,9 @@ static int finish_merge(struct fs_sink *s, struct stale *st, int destfd)
 
     rz_error_clear(&err);
     recovery_sink(&t, s, &err, st, destfd);
-    if (fs_journal_parse(st->journal, st->journal_len, load_record, &t) < 0)
+    size_t blen;
+    const char *body = jbody(st, &blen);
+    if (fs_journal_parse(body, blen, load_record, &t) < 0)
         goto out;
     fs_sort_dirs(&t);
     t.stagefd = openat(st->dirfd, "tree", DIR_FLAGS);
@@ -358,7 +403,8 @@ static bool stale_name(const char *name, const char *prefix)
 static bool recover_one(struct fs_sink *s, int scanfd, const char *name,
                         int destfd, const char *dest_name)
 {
-    struct stale st = {scanfd, name, -1, -1, NULL, 0, FS_J_NONE};
+    struct stale st = {scanfd, name, -1, -1, NULL, 0, FS_J_NONE, false,
+                       {0, 0}};
     struct stat sb;
     bool published = false;
 
@@ -399,9 +445,14 @@ static bool recover_one(struct fs_sink *s, int scanfd, const char *name,
         break;
     }
     if (fs_remove_tree(s, st.dirfd, "tree") == 0 &&
-        fs_remove_tree(s, scanfd, name) == 0)
+        fs_remove_tree(s, scanfd, name) == 0) {
         fs_note(s, "removed the staging directory of a killed run: %s",
                 name);
+        /* staged inside the destination: its mtime as before that run */
+        if (scanfd == destfd && st.have_mtime)
+            futimens(destfd, (struct timespec[2]){{0, UTIME_OMIT},
+                                                  st.dest_mtime});
+    }
     else if (s->o.warn) {
         char msg[600];
         snprintf(msg, sizeof msg, "could not remove the staging directory a "
@@ -458,14 +509,50 @@ static bool scan(struct fs_sink *s, int scanfd, const char *prefix,
     return published;
 }
 
+/* Merging: the destination's parent and name, to look beside it too. */
+static int open_parent(const struct fs_sink *s, char *name, size_t cap)
+{
+    const char *dest = s->dest_path ? s->dest_path : s->o.dest;
+    char *copy = strdup(dest);
+    int fd = -1;
+
+    if (!copy)
+        return -1;
+    size_t len = strlen(copy);
+    while (len > 1 && copy[len - 1] == '/')
+        copy[--len] = '\0';
+    char *slash = strrchr(copy, '/');
+    const char *base = slash ? slash + 1 : copy;
+    if (*base && strcmp(base, ".") && strcmp(base, "..") &&
+        strlen(base) < cap) {
+        snprintf(name, cap, "%s", base);
+        if (slash == copy)
+            fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        else if (slash) {
+            *slash = '\0';
+            fd = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        } else {
+            fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+    }
+    free(copy);
+    return fd;
+}
+
 bool fs_recover_stale(struct fs_sink *s)
 {
-    char prefix[256];
+    char prefix[300], name[256];
     bool published = false;
 
-    if (s->mode == FS_PUB_MERGE)
+    if (s->mode == FS_PUB_MERGE) {
         (void)scan(s, s->destfd, ".rzup-staging-", s->destfd, NULL);
-    if (s->dest_name && s->parentfd >= 0 && s->mode != FS_PUB_MERGE) {
+        int pfd = open_parent(s, name, sizeof name);
+        if (pfd >= 0) {
+            snprintf(prefix, sizeof prefix, ".%.200s.rzup-", name);
+            (void)scan(s, pfd, prefix, -1, name);
+            close(pfd);
+        }
+    } else if (s->dest_name && s->parentfd >= 0) {
         snprintf(prefix, sizeof prefix, ".%.200s.rzup-", s->dest_name);
         published = scan(s, s->parentfd, prefix, -1, s->dest_name);
     }

@@ -324,6 +324,9 @@ int fs_sink_new(struct fs_sink **out, const struct fs_sink_options *o,
             return -1;
         }
     }
+    struct stat st;  /* after the recovery, which may have changed it */
+    if (s->mode == FS_PUB_MERGE && fstat(s->destfd, &st) == 0)
+        s->dest_mtime = st.st_mtim;
     if (make_staging(s) < 0) {
         fs_sink_free(s);
         return -1;
@@ -772,7 +775,10 @@ static int publish_merge(struct fs_sink *s)
     int rc = check_links(s, s->destfd, true) < 0 ||
              fs_fix_dirs(s, s->destfd, RZ_E_IO_PUBLISH) < 0 ? -1 : 0;
     s->published = true;
-    if (remove_staging(s) < 0 && rc == 0)
+    int removed = remove_staging(s);
+    /* the destination keeps its own mtime, as it keeps its mode */
+    futimens(s->destfd, (struct timespec[2]){{0, UTIME_OMIT}, s->dest_mtime});
+    if (removed < 0 && rc == 0)
         return fs_fail(s, RZ_E_IO_CLEANUP, errno, s->stage_path,
                        "the merge is complete; this directory is left over");
     return rc;

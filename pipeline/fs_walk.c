@@ -279,17 +279,31 @@ static int walk(int root, const char *path, int flags, bool follow)
 
 /* ------------------------------------------------------------ entry points */
 
+/*
+ * openat2 answers EAGAIN when a rename anywhere on the system raced with a
+ * ".." it resolved (it cannot then prove the ".." stayed beneath): retry,
+ * and if the system keeps renaming, let the walk answer this one call.
+ */
+static int beneath(enum fs_resolver r, int dirfd, const char *path,
+                   int flags, bool follow)
+{
+    if (r == FS_RESOLVE_OPENAT2) {
+        for (int i = 0; i < 16; i++) {
+            int fd = openat2_beneath(dirfd, path, flags, follow);
+            if (fd >= 0 || errno != EAGAIN)
+                return fd;
+        }
+    }
+    return walk(dirfd, path, flags, follow);
+}
+
 int fs_open_beneath(enum fs_resolver r, int dirfd, const char *path,
                     int flags)
 {
-    if (r == FS_RESOLVE_OPENAT2)
-        return openat2_beneath(dirfd, path, flags, false);
-    return walk(dirfd, path, flags, false);
+    return beneath(r, dirfd, path, flags, false);
 }
 
 int fs_resolve_beneath(enum fs_resolver r, int dirfd, const char *path)
 {
-    if (r == FS_RESOLVE_OPENAT2)
-        return openat2_beneath(dirfd, path, O_PATH, true);
-    return walk(dirfd, path, O_PATH, true);
+    return beneath(r, dirfd, path, O_PATH, true);
 }

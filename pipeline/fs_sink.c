@@ -138,6 +138,7 @@ static int record_dir(struct fs_sink *s, const char *path, uint32_t mode,
     r->mtime_nsec = nsec;
     r->named = named;
     r->existed = false;
+    r->followed = false;
     r->seq = s->dir_seq++;
     s->ndirs++;
     return 0;

@@ -555,11 +555,9 @@ static int move_across(struct fs_sink *s, int sfd, int dfd, const char *name,
 
     tmp_name(s, tmp, sizeof tmp);
     if (copy_nondir(s, sfd, dfd, name, tmp, ss) < 0) {
-        int e = errno;
-        if (e == ENOSPC || e == EDQUOT)
-            return fs_fail(s, RZ_E_IO_NOSPC, e, s->path,
-                           "copying across a mount point in the destination");
-        return pub_fail(s, e, s->path,
+        /* not RZ_E_IO_NOSPC, whose advice says nothing was installed:
+         * entries have moved by now, and the warning says what is kept */
+        return pub_fail(s, errno, s->path,
                         "copying across a mount point in the destination");
     }
     if (renameat(dfd, tmp, dfd, name) < 0) {

@@ -185,6 +185,27 @@ def test_tmpfs_inside_destination(ctx):
             _staging(root, mnt, os.path.dirname(root))
 
 
+def test_full_mount_stops_merge_and_next_run_completes(ctx):
+    _need_root()
+    root = ctx.mkdtemp('full')
+    with _Tmpfs(os.path.join(root, 'mnt'), size='1m'):
+        mnt = os.path.join(root, 'mnt')
+        a = _tar(os.path.join(ctx.mkdtemp('a'), 'a.tar'),
+                 [('mnt/big', b'B' * (3 << 20)), ('mnt/small', b's\n')])
+        r = ctx.run('-C', root, a)
+        assert r.rc == 7 and 'stopped part-way' in r.err, r
+        assert 'nothing was installed' not in r.err, r
+        left = _staging(root)
+        assert len(left) == 1, left
+        subprocess.run(['mount', '-o', 'remount,size=8m', mnt], check=True)
+        r = ctx.run('-v', '-C', root, _tar(os.path.join(ctx.mkdtemp('b'), 'b.tar'),
+                                           [('x', b'x')]))
+        assert r.rc == 0 and 'completed the merge' in r.err, r
+        assert _read(os.path.join(mnt, 'big')) == b'B' * (3 << 20)
+        assert _read(os.path.join(mnt, 'small')) == b's\n'
+        assert not _staging(root, mnt), _staging(root, mnt)
+
+
 # ------------------------------------------------------------ kill -9
 
 def _wait_stopped(p, timeout=30):

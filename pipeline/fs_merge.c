@@ -462,7 +462,7 @@ static int follow_dest_link(struct fs_sink *s, int dfd, const char *name,
 
 /* RZUP_TEST_STOP_AFTER_RENAMES=N: the run stops itself (SIGSTOP) after N
  * entries have moved, so a test can kill -9 it in the middle of a merge. */
-static void counted_rename(struct fs_sink *s)
+void fs_counted_rename(struct fs_sink *s)
 {
     if (++s->renames == s->stop_after)
         raise(SIGSTOP);
@@ -702,7 +702,7 @@ static int move_entry(struct fs_sink *s, int sfd, int dfd, const char *name,
     if (ds && S_ISDIR(ds->st_mode))
         return fs_fail(s, RZ_E_POL_NONDIR_OVER_DIR, 0, s->path,
                        "the destination has a directory there");
-    counted_rename(s);
+    fs_counted_rename(s);
     if (!S_ISDIR(ss->st_mode)) {
         if (renameat(sfd, name, dfd, name) == 0)
             return 0;

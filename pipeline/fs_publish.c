@@ -837,6 +837,7 @@ static int replace_compat(struct fs_sink *s)
         return -1;
     if (renameat(s->parentfd, s->dest_name, s->stagedirfd, "old") < 0)
         return pub_fail(s, errno, s->stage_path, "moving the old tree aside");
+    fs_counted_rename(s);
     if (fs_rename_noreplace(s, s->stagedirfd, "tree", s->parentfd,
                             s->dest_name) < 0) {
         int e = errno;

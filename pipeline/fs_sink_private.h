@@ -174,6 +174,8 @@ int fs_check_merged_links(struct fs_sink *s);
 int fs_remap_path(const struct fs_sink *s, const char *path, char *out,
                   size_t cap);
 int pub_fail(struct fs_sink *s, int e, const char *path, const char *what);
+/* Counts one move of an entry (the RZUP_TEST_STOP_AFTER_RENAMES hook). */
+void fs_counted_rename(struct fs_sink *s);
 int fs_fix_dirs(struct fs_sink *s, int rootfd, enum rz_code code);
 void fs_free_records(struct fs_sink *s);
 

@@ -519,3 +519,26 @@ def test_seccomp_renameat2_fallback(ctx):
         assert rc == 5, err
         assert 'could not remove' not in err, err
         assert not _staging(parent, dest), (mode, _staging(parent, dest))
+
+
+def test_kill9_between_the_two_renames_of_replace_fallback(ctx):
+    """--replace without RENAME_EXCHANGE: killed when the old tree has
+    moved aside and the new one not yet in place; the next run (even
+    without the seccomp filter or --replace) puts the new tree there."""
+    a = _tar(os.path.join(ctx.mkdtemp('a'), 'a.tar'), [('new', b'n\n')])
+    parent = ctx.mkdtemp('rk')
+    dest = os.path.join(parent, 'dest')
+    os.makedirs(os.path.join(dest, 'old'))
+    env = dict(os.environ, RZUP_TEST_STOP_AFTER_RENAMES='1')
+    p = subprocess.Popen([launcher(ctx), 'renameat2-einval', ctx.binary,
+                          '--replace', '-C', dest, a], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_stopped(p)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert not os.path.exists(dest), 'not killed between the renames'
+    r = ctx.run('-v', '-C', dest, _tar(os.path.join(ctx.mkdtemp('b'), 'b.tar'),
+                                       [('more', b'm\n')]))
+    assert r.rc == 0 and 'published the tree a killed run had committed' in r.err, r
+    assert sorted(os.listdir(dest)) == ['more', 'new'], os.listdir(dest)
+    assert not _staging(parent, dest), _staging(parent, dest)

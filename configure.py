@@ -23,7 +23,8 @@ import sys
 
 # ---------------------------------------------------------------- sources
 FORMATS = ['rz_error', 'tar_parser', 'tar_path', 'decoder']
-PIPELINE = ['fs_sink', 'fs_publish', 'handoff', 'http_source', 'http_policy', 'http_multi', 'fd_source', 'digest', 'list_sink',
+PIPELINE = ['fs_sink', 'fs_publish', 'fs_merge', 'fs_tree', 'fs_walk', 'fs_journal',
+            'handoff', 'http_source', 'http_policy', 'http_multi', 'fd_source', 'digest', 'list_sink',
             'extract']
 MAIN = 'pipeline/main'
 
@@ -33,12 +34,16 @@ UNIT_TESTS = ['test_rz_error', 'test_tar_parser', 'test_tar_path',
               'test_http_policy']
 # Helper programs the tests use (tests/ or tools/), linked with the library.
 TEST_PROGRAMS = ['tests/libtar_ref', 'tools/libtar_write']
+# Programs with no library (tests/NAME.c alone).
+TEST_STANDALONE = ['tests/seccomp_launch']
 # libFuzzer targets (--fuzz): tests/fuzz/NAME.c, each with FUZZ_COMMON and
 # the library objects they exercise (no network code in a fuzzer).
 FUZZ_TARGETS = ['fuzz_tar_parser', 'fuzz_decoder_parser', 'fuzz_pipeline']
 FUZZ_COMMON = 'tests/fuzz/fuzz_common'
 FUZZ_OBJS = ['formats/' + s for s in FORMATS] + ['pipeline/fs_sink',
-                                                 'pipeline/fs_publish']
+                                                 'pipeline/fs_publish',
+                                                 'pipeline/fs_merge', 'pipeline/fs_tree',
+                                                 'pipeline/fs_walk', 'pipeline/fs_journal']
 
 
 class Writer:
@@ -259,6 +264,11 @@ def main():
         n.build(exe, 'link', [obj(p), lib], variables={'extra_libs': '-ltar'})
         test_bins.append(exe)
 
+    for p in TEST_STANDALONE:
+        n.build(obj(p), 'cc', p + '.c')
+        exe = '%s/%s' % (b, p)
+        n.build(exe, 'link', [obj(p)])
+        test_bins.append(exe)
     n.build('tests', 'phony', test_bins)
     n.build('test', 'test', implicit=[args.binary] + test_bins,
             variables={'binary': args.binary})

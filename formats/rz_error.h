@@ -119,6 +119,8 @@ enum rz_exit {
       "remove the directory first, or extract elsewhere")                     \
     X(POL_UNKNOWN_TYPE, POLICY, "unsupported entry type",                     \
       "the archive uses a tar feature rzup-extract does not extract")         \
+    X(POL_DEST_SYMLINK, POLICY, "the destination has a symlink where the archive has a directory", \
+      "it is followed only when it leads to a directory inside the destination; fix or remove the link, or extract elsewhere") \
     X(LIMIT_SIZE, POLICY, "archive exceeds --max-size", "raise --max-size if you trust the archive") \
     X(LIMIT_ENTRIES, POLICY, "archive exceeds --max-entries", "raise --max-entries if you trust the archive") \
     X(LIMIT_FILE_SIZE, POLICY, "file exceeds --max-file-size", "raise --max-file-size if you trust the archive") \
@@ -136,8 +138,8 @@ enum rz_exit {
       "raise the limit (ulimit -f) or the filesystem's maximum file size; "  \
       "nothing was installed")                                                \
     X(IO_PUBLISH, IO, "could not move the extracted tree into place",        \
-      "check the destination's permissions and free space; what had not "    \
-      "moved was removed")                                                   \
+      "check the destination's permissions and free space (a warning names " \
+      "anything left behind)")                                               \
     X(IO_CLEANUP, IO, "installed, but a leftover directory could not be removed", \
       "the new tree is in place; remove the named directory by hand")         \
     X(INTERRUPTED, INTERRUPTED, "interrupted by a signal",                   \

@@ -11,8 +11,18 @@
  * a directory to a new parent needs write permission on it.
  *
  * Nothing here follows a symlink below the destination: lookups go through
- * openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) or openat(O_NOFOLLOW), and
- * rename/unlink act on the link itself.
+ * fs_open_beneath (openat2 or the checked walk) or openat(O_NOFOLLOW), and
+ * rename/unlink act on the link itself.  One exception, by policy: when
+ * merging, a symlink that was already in the destination where the archive
+ * has a directory is followed if it leads to a directory inside the
+ * destination (merged /usr); that is resolved lexically by fs_tree_resolve
+ * and the directory it names is then opened without following anything.
+ *
+ * The staging directory holds "lock" (flock'ed by the live run; after the
+ * commit point also the journal, see fs_journal.c) and "tree", the staged
+ * root.  A merge moves each entry with one rename over the old one; across
+ * a mount point inside the destination (EXDEV) a file is copied to a
+ * temporary name ".rzup-new-SUFFIX" beside its target and renamed over it.
  */
 #include "fs_sink_private.h"
 
@@ -21,7 +31,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
+#include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +85,52 @@ static int open_dest_parent(struct fs_sink *s, const char *dest)
     return 0;
 }
 
+/* --replace swaps by rename, which can move neither "/" nor a mount
+ * point: say so instead of failing with EBUSY/EXDEV after the download. */
+static int refuse_unswappable(struct fs_sink *s, const char *dest)
+{
+    struct statx sx, px;
+
+    if (strcmp(dest, "/") == 0)
+        return dest_fail(s, EBUSY, "--replace cannot swap the root "
+                         "directory \"/\"; drop --replace to merge into it");
+    if (statx(AT_FDCWD, dest, 0, STATX_INO, &sx) < 0 ||
+        statx(s->parentfd, ".", 0, STATX_INO, &px) < 0)
+        return dest_fail(s, errno, "cannot examine the destination");
+    bool root = (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+                (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+    if (root || sx.stx_dev_major != px.stx_dev_major ||
+        sx.stx_dev_minor != px.stx_dev_minor)
+        return dest_fail(s, EXDEV, "--replace cannot swap a mount point (a "
+                         "rename cannot move it); drop --replace to merge "
+                         "into it, or replace a directory inside it");
+    return 0;
+}
+
 /*
- * Decides how to publish.  The destination path is trusted (it comes from
- * the user), so it may go through symlinks; everything below it may not.
+ * The destination path is trusted (it comes from the user), so it may go
+ * through symlinks; everything below it may not.  A destination that is
+ * itself a symlink is resolved once, here, and every mode works on the
+ * directory it leads to (the link itself is never replaced); a dangling
+ * one is refused.
  */
+static int real_dest(struct fs_sink *s, const char **dest)
+{
+    struct stat st;
+
+    if (lstat(*dest, &st) < 0 || !S_ISLNK(st.st_mode))
+        return 0;
+    char *r = realpath(*dest, NULL);
+    if (!r)
+        return dest_fail(s, errno, "is a symlink that does not lead to an "
+                         "existing directory; fix or remove the link");
+    free(s->dest_path);
+    s->dest_path = r;
+    *dest = r;
+    return 0;
+}
+
+/* Decides how to publish. */
 static int resolve_dest(struct fs_sink *s)
 {
     const char *dest = s->o.dest;
@@ -86,6 +139,8 @@ static int resolve_dest(struct fs_sink *s)
     if (!dest || !*dest)
         return rz_error_set(s->err, RZ_E_USAGE, 0, RZ_OFF_NONE, 0, NULL, 0,
                             "no destination directory");
+    if (real_dest(s, &dest) < 0)
+        return -1;
     bool exists = stat(dest, &st) == 0;
     if (!exists && errno != ENOENT)
         return dest_fail(s, errno, "cannot examine the destination");
@@ -103,16 +158,35 @@ static int resolve_dest(struct fs_sink *s)
         s->stage_dir = strdup(dest);
         return s->stage_dir ? 0 : fs_fail(s, RZ_E_NOMEM, 0, NULL, NULL);
     }
+    if (exists && strcmp(dest, "/") == 0)
+        return refuse_unswappable(s, dest);
     if (open_dest_parent(s, dest) < 0)
         return -1;
     if (exists) {
+        if (!S_ISDIR(st.st_mode))
+            return dest_fail(s, ENOTDIR, "not a directory");
         s->mode = FS_PUB_REPLACE;
-        return 0;
+        return refuse_unswappable(s, dest);
     }
     s->mode = FS_PUB_ABSENT;
+    s->created_dest = true;
     if (fstatat(s->parentfd, s->dest_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
         return dest_fail(s, EEXIST, "a dangling symlink is in the way");
     return 0;
+}
+
+/* Forgets what resolve_dest found (the recovery may have changed it). */
+static void unresolve_dest(struct fs_sink *s)
+{
+    if (s->destfd >= 0)
+        close(s->destfd);
+    if (s->parentfd >= 0)
+        close(s->parentfd);
+    s->destfd = s->parentfd = -1;
+    free(s->dest_name);
+    free(s->stage_dir);
+    s->dest_name = s->stage_dir = NULL;
+    s->created_dest = false;
 }
 
 /* Six random letters; a counter and the clock when getrandom fails. */
@@ -135,30 +209,56 @@ static void random_suffix(char *out, unsigned attempt)
     out[sizeof r] = '\0';
 }
 
+/* One attempt at stage_name: the directory, its lock, its tree.  ENOENT
+ * means a cleaning run removed it before the lock was in place: retry. */
+static int try_staging(struct fs_sink *s)
+{
+    if (mkdirat(s->parentfd, s->stage_name, 0700) < 0)
+        return -1;
+    s->staging_exists = true;
+    s->stagedirfd = openat(s->parentfd, s->stage_name, DIR_FLAGS);
+    if (s->stagedirfd < 0 || fs_stage_lock(s) < 0 ||
+        mkdirat(s->stagedirfd, "tree", 0700) < 0)
+        return -1;
+    s->stagefd = openat(s->stagedirfd, "tree", DIR_FLAGS);
+    return s->stagefd < 0 ? -1 : 0;
+}
+
+static void drop_staging_fds(struct fs_sink *s)
+{
+    if (s->stagefd >= 0)
+        close(s->stagefd);
+    if (s->lockfd >= 0)
+        close(s->lockfd);
+    if (s->stagedirfd >= 0)
+        close(s->stagedirfd);
+    s->stagefd = s->lockfd = s->stagedirfd = -1;
+}
+
 static int make_staging(struct fs_sink *s)
 {
     unsigned attempt;
 
     for (attempt = 0; attempt < 100; attempt++) {
-        char suffix[8];
-        random_suffix(suffix, attempt);
+        random_suffix(s->stage_suffix, attempt);
         if (s->mode == FS_PUB_MERGE)
             snprintf(s->stage_name, sizeof s->stage_name,
-                     ".rzup-staging-%s", suffix);
+                     ".rzup-staging-%s", s->stage_suffix);
         else   /* keep within NAME_MAX whatever the destination's name */
             snprintf(s->stage_name, sizeof s->stage_name, ".%.200s.rzup-%s",
-                     s->dest_name, suffix);
-        if (mkdirat(s->parentfd, s->stage_name, 0700) == 0)
+                     s->dest_name, s->stage_suffix);
+        if (try_staging(s) == 0)
             break;
-        if (errno != EEXIST)
-            return dest_fail(s, errno, "cannot create the staging directory");
+        int e = errno;
+        drop_staging_fds(s);
+        if (s->staging_exists)
+            (void)fs_remove_tree(s, s->parentfd, s->stage_name);
+        s->staging_exists = false;
+        if (e != EEXIST && e != ENOENT)
+            return dest_fail(s, e, "cannot create the staging directory");
     }
     if (attempt == 100)
         return dest_fail(s, EEXIST, "cannot create the staging directory");
-    s->staging_exists = true;
-    s->stagefd = openat(s->parentfd, s->stage_name, DIR_FLAGS);
-    if (s->stagefd < 0)
-        return dest_fail(s, errno, "cannot open the staging directory");
     size_t n = strlen(s->stage_dir) + strlen(s->stage_name) + 2;
     s->stage_path = malloc(n);
     if (!s->stage_path)
@@ -198,11 +298,36 @@ int fs_sink_new(struct fs_sink **out, const struct fs_sink_options *o,
     s->o = *o;
     s->err = err;
     s->parentfd = s->destfd = s->stagefd = s->cache_fd = s->file_fd = -1;
+    s->stagedirfd = s->lockfd = -1;
     s->same_owner = (o->flags & FS_SINK_SAME_OWNER) && geteuid() == 0;
     s->umask = read_umask();
+    const char *hook = getenv("RZUP_TEST_STOP_AFTER_RENAMES");
+    s->stop_after = hook ? strtoull(hook, NULL, 10) : 0;
     if ((o->flags & FS_SINK_SAME_OWNER) && !s->same_owner && o->warn)
         o->warn(o->warn_ctx, "--same-owner needs root; owners are ignored");
-    if (resolve_dest(s) < 0 || make_staging(s) < 0) {
+    if (resolve_dest(s) < 0) {
+        fs_sink_free(s);
+        return -1;
+    }
+    s->resolver = fs_resolver_probe(s->parentfd, &s->resolver_errno);
+    if (s->resolver == FS_RESOLVE_OPENAT2)
+        fs_note(s, "containment: openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)");
+    else
+        fs_note(s, "containment: checked openat(O_NOFOLLOW) walk, since "
+                "openat2 answered %s", strerror(s->resolver_errno));
+    /* staging left by killed runs; it may have published the destination */
+    if (fs_recover_stale(s)) {
+        unresolve_dest(s);
+        rz_error_clear(s->err);
+        if (resolve_dest(s) < 0) {
+            fs_sink_free(s);
+            return -1;
+        }
+    }
+    struct stat st;  /* after the recovery, which may have changed it */
+    if (s->mode == FS_PUB_MERGE && fstat(s->destfd, &st) == 0)
+        s->dest_mtime = st.st_mtim;
+    if (make_staging(s) < 0) {
         fs_sink_free(s);
         return -1;
     }
@@ -294,13 +419,14 @@ static int rm_push(struct rm_queue *q, const char *name)
 }
 
 /* A subdirectory of fd (not the top): move it up to topfd and queue it. */
-static int rm_move_up(struct rm_queue *q, int topfd, int fd, const char *name)
+static int rm_move_up(struct fs_sink *s, struct rm_queue *q, int topfd, int fd,
+                      const char *name)
 {
     char up[64];
 
     for (;;) {
         snprintf(up, sizeof up, ".rzup-rm-%lu", q->counter++);
-        if (renameat2(fd, name, topfd, up, RENAME_NOREPLACE) == 0)
+        if (fs_rename_noreplace(s, fd, name, topfd, up) == 0)
             return rm_push(q, up);
         if (errno != EEXIST)
             return -1;
@@ -308,7 +434,8 @@ static int rm_move_up(struct rm_queue *q, int topfd, int fd, const char *name)
 }
 
 /* Unlinks the non-directories in fd and queues its subdirectories. */
-static int rm_empty(struct rm_queue *q, int topfd, int fd, bool is_top)
+static int rm_empty(struct fs_sink *s, struct rm_queue *q, int topfd, int fd,
+                    bool is_top)
 {
     struct stat st;
     char **names;
@@ -329,7 +456,7 @@ static int rm_empty(struct rm_queue *q, int topfd, int fd, bool is_top)
             if ((st.st_mode & 0700) != 0700)
                 (void)fchmodat(fd, names[i], 0700, 0);
             rc = is_top ? rm_push(q, names[i])
-                        : rm_move_up(q, topfd, fd, names[i]);
+                        : rm_move_up(s, q, topfd, fd, names[i]);
         }
         if (rc < 0 && !first)
             first = errno ? errno : ENOMEM;
@@ -339,9 +466,7 @@ static int rm_empty(struct rm_queue *q, int topfd, int fd, bool is_top)
     return first ? -1 : 0;
 }
 
-/* Removes dirfd/name and everything below it; keeps going after a failure
- * and returns -1 with the first errno. */
-static int remove_tree(int dirfd, const char *name)
+int fs_remove_tree(struct fs_sink *s, int dirfd, const char *name)
 {
     struct rm_queue q = {NULL, 0, 0, 0};
     struct stat st;
@@ -356,12 +481,12 @@ static int remove_tree(int dirfd, const char *name)
     int top = openat(dirfd, name, DIR_FLAGS);
     if (top < 0)
         return -1;
-    if (rm_empty(&q, top, top, true) < 0)
+    if (rm_empty(s, &q, top, top, true) < 0)
         first = errno;
     while (q.n > 0) {
         char *sub = q.names[--q.n];
         int fd = openat(top, sub, DIR_FLAGS);
-        if ((fd < 0 || rm_empty(&q, top, fd, false) < 0) && !first)
+        if ((fd < 0 || rm_empty(s, &q, top, fd, false) < 0) && !first)
             first = errno;
         if (fd >= 0)
             close(fd);
@@ -377,25 +502,46 @@ static int remove_tree(int dirfd, const char *name)
     return first ? -1 : 0;
 }
 
-/* ------------------------------------------------------------ finish */
+/* ------------------------------------------------------------ renames */
 
-/* Resolves a symlink beneath rootfd, following it but never leaving. */
-static int resolve_link(int rootfd, const char *path)
+int fs_rename_noreplace(struct fs_sink *s, int ofd, const char *oname,
+                        int nfd, const char *nname)
 {
-    struct open_how how;
+    struct stat st;
 
-    memset(&how, 0, sizeof how);
-    how.flags = O_PATH | O_CLOEXEC;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+    if (!s->rename_compat) {
+        if (renameat2(ofd, oname, nfd, nname, RENAME_NOREPLACE) == 0)
+            return 0;
+        if (errno != EINVAL)
+            return -1;
+        s->rename_compat = true;
+        fs_note(s, "renameat2 flags are not supported here: using "
+                "check-then-rename (see README)");
+    }
+    if (fstatat(nfd, nname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (errno != ENOENT)
+        return -1;
+    if (renameat(ofd, oname, nfd, nname) == 0)
+        return 0;
+    /* something appeared in between: a plain rename replaces only an
+     * empty directory; anything else is refused, as EEXIST */
+    if (errno == ENOTEMPTY || errno == ENOTDIR || errno == EISDIR)
+        errno = EEXIST;
+    return -1;
 }
 
+/* ------------------------------------------------------------ finish */
+
 /* Unlinks a refused symlink that is already in the destination. */
-static void unlink_beneath(int rootfd, const char *path)
+static void unlink_beneath(struct fs_sink *s, int rootfd, const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *parent = slash ? strndup(path, (size_t)(slash - path)) : NULL;
-    int pfd = parent ? fs_open_beneath(rootfd, parent, O_PATH | O_DIRECTORY)
+    int pfd = parent ? fs_open_beneath(s->resolver, rootfd, parent,
+                                       O_PATH | O_DIRECTORY)
                      : rootfd;
 
     if (pfd >= 0) {
@@ -413,8 +559,16 @@ static void unlink_beneath(int rootfd, const char *path)
  */
 static int check_links(struct fs_sink *s, int rootfd, bool published)
 {
+    char where[TAR_PATH_MAX + 1];
+
     for (size_t i = 0; i < s->nlinks; i++) {
-        int fd = resolve_link(rootfd, s->links[i]);
+        const char *path = s->links[i];
+        if (published && s->nremaps > 0) {
+            if (fs_remap_path(s, path, where, sizeof where) < 0)
+                return pub_fail(s, errno, path, "path too long");
+            path = where;
+        }
+        int fd = fs_resolve_beneath(s->resolver, rootfd, path);
         if (fd >= 0) {
             close(fd);
             continue;
@@ -426,7 +580,7 @@ static int check_links(struct fs_sink *s, int rootfd, bool published)
             return fs_fail(s, published ? RZ_E_IO_PUBLISH : RZ_E_IO_CREATE,
                            e, s->links[i], "checking the symlink's target");
         if (published)
-            unlink_beneath(rootfd, s->links[i]);
+            unlink_beneath(s, rootfd, path);
         return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->links[i],
                        published ? "through a symlink already in the "
                        "destination; the link was removed"
@@ -480,8 +634,17 @@ static int fix_fd(int fd, uint32_t mode, bool named, int64_t mtime,
 static int fix_dir(struct fs_sink *s, int rootfd, const struct fs_dir_rec *r,
                    enum rz_code code)
 {
+    char where[TAR_PATH_MAX + 1];
+    const char *path = r->path;
     struct stat st;
-    int fd = fs_open_beneath(rootfd, r->path, DIR_FLAGS);
+
+    if (s->nremaps > 0 && s->mode == FS_PUB_MERGE) {
+        if (fs_remap_path(s, path, where, sizeof where) < 0)
+            return fs_fail(s, code, errno, r->path, "path too long");
+        path = where;
+    }
+    int fd = *path ? fs_open_beneath(s->resolver, rootfd, path, DIR_FLAGS)
+                   : openat(rootfd, ".", DIR_FLAGS);
 
     if (fd < 0)
         return fs_fail(s, errno == ELOOP || errno == EXDEV ? RZ_E_POL_ESCAPE
@@ -497,12 +660,13 @@ static int fix_dir(struct fs_sink *s, int rootfd, const struct fs_dir_rec *r,
 }
 
 /* Deepest first; when merging, a directory the destination already had
- * keeps its mode unless an entry names it. */
-static int fix_dirs(struct fs_sink *s, int rootfd, enum rz_code code)
+ * keeps its mode unless an entry names it, and one reached through a
+ * destination symlink always keeps it (it is the link target's). */
+int fs_fix_dirs(struct fs_sink *s, int rootfd, enum rz_code code)
 {
     for (size_t i = s->ndirs; i-- > 0;) {
         const struct fs_dir_rec *r = &s->dirs[i];
-        if (r->existed && !r->named)
+        if ((r->existed && !r->named) || r->followed)
             continue;
         if (fix_dir(s, rootfd, r, code) < 0)
             return -1;
@@ -510,10 +674,11 @@ static int fix_dirs(struct fs_sink *s, int rootfd, enum rz_code code)
     return 0;
 }
 
-/* The root: its entry's mode and mtime, else 0755 for a new tree. */
+/* The root: its entry's mode and mtime, else 0755, for a tree this run
+ * creates; a destination that existed keeps its own (POLICY.md rule 3). */
 static int fix_root(struct fs_sink *s, int fd, enum rz_code code)
 {
-    if (!s->root_named && s->mode == FS_PUB_MERGE)
+    if (s->mode == FS_PUB_MERGE)
         return 0;
     if (fix_fd(fd, s->root_named ? s->root_mode : 0755, s->root_named,
                s->root_mtime, s->root_nsec) < 0)
@@ -536,7 +701,7 @@ int fs_sink_finish(struct fs_sink *s)
         return -1;
     fs_sort_dirs(s);
     if (s->mode != FS_PUB_MERGE &&
-        (fix_dirs(s, s->stagefd, RZ_E_IO_CREATE) < 0 ||
+        (fs_fix_dirs(s, s->stagefd, RZ_E_IO_CREATE) < 0 ||
          fix_root(s, s->stagefd, RZ_E_IO_CREATE) < 0))
         return -1;
     s->finished = true;
@@ -545,337 +710,144 @@ int fs_sink_finish(struct fs_sink *s)
 
 /* ------------------------------------------------------------ publish */
 
-static int pub_fail(struct fs_sink *s, int e, const char *path,
-                    const char *what)
+int pub_fail(struct fs_sink *s, int e, const char *path, const char *what)
 {
     return fs_fail(s, RZ_E_IO_PUBLISH, e, path, "%s", what);
 }
 
-/* ------------------------------------------------------------ overlay */
-
-/*
- * Merging cannot ask the kernel where a staged symlink will lead: the tree
- * it would resolve in (staging laid over the destination) does not exist
- * until entries move.  So the dry run walks it in user space, looking each
- * name up as the merge will leave it: the staged entry if there is one
- * (it wins over the destination's), else the destination's.  `cur` only
- * ever holds directories, never a symlink, so ".." is dropping its last
- * component; ".." at the root, or an absolute target met on the way, is an
- * escape (what RESOLVE_BENEATH calls EXDEV).  A missing name, a file in
- * the middle, a name over NAME_MAX or more than WALK_FOLLOWS links stop the
- * walk harmlessly, as they stop the kernel.
- */
-#define WALK_FOLLOWS 40
-
-struct walk {
-    char cur[TAR_PATH_MAX + 1];  /* directory reached, relative to root */
-    size_t cur_len;
-    char *rest;                  /* components still to resolve; owned */
-    size_t pos;                  /* next unread byte of rest */
-    char target[TAR_PATH_MAX + 1];
-};
-
-/* lstat (and readlink) of cur/name in one tree: 1 found, 0 absent, -1. */
-static int lookup_in(int rootfd, const char *cur, const char *name,
-                     struct stat *st, char *target)
+/* Removes the whole staging directory (lock last, so a killed removal is
+ * still recognised); warns, never claims, when something stays. */
+static int remove_staging(struct fs_sink *s)
 {
-    int fd = *cur ? fs_open_beneath(rootfd, cur, O_PATH | O_DIRECTORY)
-                  : rootfd;
-    int rc = 1;
-
-    if (fd < 0)   /* no such directory on this side, or not a real one */
-        return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 0 : -1;
-    if (fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
-        rc = errno == ENOENT ? 0 : -1;
-    } else if (S_ISLNK(st->st_mode)) {
-        ssize_t n = readlinkat(fd, name, target, TAR_PATH_MAX);
-        if (n < 0)
-            rc = -1;
-        else
-            target[n] = '\0';
-    }
-    if (fd != rootfd) {
-        int e = errno;
-        close(fd);
-        errno = e;
-    }
-    return rc;
-}
-
-/* The merged tree's entry cur/name: staging first, then the destination
- * (where the staging directory itself does not count). */
-static int lookup_merged(struct fs_sink *s, struct walk *w, const char *name,
-                         struct stat *st)
-{
-    int rc = lookup_in(s->stagefd, w->cur, name, st, w->target);
-
-    if (rc != 0)
-        return rc;
-    if (w->cur_len == 0 && strcmp(name, s->stage_name) == 0)
-        return 0;
-    return lookup_in(s->destfd, w->cur, name, st, w->target);
-}
-
-/* Replaces the resolved part of rest with a link's target. */
-static int splice_target(struct walk *w)
-{
-    size_t tlen = strlen(w->target), left = strlen(w->rest + w->pos);
-    char *r = malloc(tlen + 1 + left + 1);
-
-    if (!r)
-        return -1;
-    memcpy(r, w->target, tlen);
-    r[tlen] = '/';
-    memcpy(r + tlen + 1, w->rest + w->pos, left + 1);
-    free(w->rest);
-    w->rest = r;
-    w->pos = 0;
+    if (s->stagefd >= 0)
+        close(s->stagefd);
+    s->stagefd = -1;
+    if (s->stagedirfd >= 0 && fs_remove_tree(s, s->stagedirfd, "tree") < 0)
+        goto fail;
+    if (fs_remove_tree(s, s->parentfd, s->stage_name) < 0)
+        goto fail;
+    if (s->lockfd >= 0)
+        close(s->lockfd);
+    if (s->stagedirfd >= 0)
+        close(s->stagedirfd);
+    s->lockfd = s->stagedirfd = -1;
+    s->staging_exists = false;
     return 0;
-}
-
-/* The next component of rest into name; false at the end. */
-static bool next_name(struct walk *w, char *name, size_t *n)
-{
-    const char *p = w->rest + w->pos;
-
-    while (*p == '/')
-        p++;
-    size_t len = strcspn(p, "/");
-    w->pos = (size_t)(p - w->rest) + len;
-    *n = len;
-    if (len > NAME_MAX)
-        return len > 0;          /* caller sees n > NAME_MAX and stops */
-    memcpy(name, p, len);
-    name[len] = '\0';
-    return len > 0;
-}
-
-/* One step; 1 = escapes, 0 = go on, 2 = stop harmlessly, -1 = error. */
-static int walk_step(struct fs_sink *s, struct walk *w, const char *name,
-                     size_t n, int *follows)
-{
-    struct stat st;
-
-    if (n > NAME_MAX || (n == 1 && name[0] == '.'))
-        return n > NAME_MAX ? 2 : 0;
-    if (n == 2 && name[0] == '.' && name[1] == '.') {
-        if (w->cur_len == 0)
-            return 1;
-        char *slash = memrchr(w->cur, '/', w->cur_len);
-        w->cur_len = slash ? (size_t)(slash - w->cur) : 0;
-        w->cur[w->cur_len] = '\0';
-        return 0;
+fail:;
+    int e = errno;
+    if (s->o.warn) {
+        char msg[TAR_PATH_MAX + 200];
+        snprintf(msg, sizeof msg, "could not remove the staging directory "
+                 "%s (%s); the next run into this destination removes it",
+                 s->stage_path ? s->stage_path : s->stage_name, strerror(e));
+        s->o.warn(s->o.warn_ctx, msg);
     }
-    int rc = lookup_merged(s, w, name, &st);
-    if (rc <= 0)
-        return rc < 0 ? -1 : 2;
-    if (S_ISLNK(st.st_mode)) {
-        if (++*follows > WALK_FOLLOWS)
-            return 2;
-        if (w->target[0] == '/')
-            return 1;
-        return splice_target(w) < 0 ? -1 : 0;
-    }
-    if (!S_ISDIR(st.st_mode))
-        return 2;
-    if (w->cur_len + 1 + n > TAR_PATH_MAX)
-        return 1;                /* deeper than we can follow: refuse */
-    if (w->cur_len > 0)
-        w->cur[w->cur_len++] = '/';
-    memcpy(w->cur + w->cur_len, name, n + 1);
-    w->cur_len += n;
-    return 0;
-}
-
-/* Walks from the link's own directory, starting with the link itself. */
-static int merged_link_escapes(struct fs_sink *s, const char *link)
-{
-    const char *slash = strrchr(link, '/');
-    struct walk *w = calloc(1, sizeof *w);
-    char name[NAME_MAX + 1];
-    size_t n;
-    int follows = 0, rc = 0;
-
-    if (!w)
-        return -1;
-    w->cur_len = slash ? (size_t)(slash - link) : 0;
-    memcpy(w->cur, link, w->cur_len);
-    w->rest = strdup(slash ? slash + 1 : link);
-    while (w->rest && rc == 0 && next_name(w, name, &n))
-        rc = walk_step(s, w, name, n, &follows);
-    if (!w->rest)
-        rc = -1;
-    free(w->rest);
-    free(w);
-    return rc == 2 ? 0 : rc;
-}
-
-/* Every staged symlink, resolved in the tree the merge would produce. */
-static int check_merged_links(struct fs_sink *s)
-{
-    for (size_t i = 0; i < s->nlinks; i++) {
-        int rc = merged_link_escapes(s, s->links[i]);
-        if (rc < 0)
-            return pub_fail(s, errno ? errno : ENOMEM, s->links[i],
-                            "following the symlink through the destination");
-        if (rc == 1)
-            return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->links[i],
-                           "through what the destination already holds; "
-                           "nothing was moved");
-    }
-    return 0;
-}
-
-static int cmp_key(const void *key, const void *rec)
-{
-    return strcmp(key, ((const struct fs_dir_rec *)rec)->path);
-}
-
-static void mark_existed(struct fs_sink *s, const char *path)
-{
-    struct fs_dir_rec *r = bsearch(path, s->dirs, s->ndirs, sizeof *s->dirs,
-                                   cmp_key);
-    if (r)
-        r->existed = true;
-}
-
-static int merge_dir(struct fs_sink *s, int sfd, int dfd, size_t rel_len,
-                     bool dry);
-
-static int merge_subdir(struct fs_sink *s, int sfd, int dfd, const char *name,
-                        size_t rel_len, bool dry)
-{
-    int sub_s = openat(sfd, name, DIR_FLAGS);
-    int sub_d = sub_s < 0 ? -1 : openat(dfd, name, DIR_FLAGS);
-    int rc;
-
-    if (!dry)
-        mark_existed(s, s->path);
-    if (sub_d < 0)
-        rc = pub_fail(s, errno, s->path, "opening a directory to merge");
-    else
-        rc = merge_dir(s, sub_s, sub_d, rel_len, dry);
-    if (sub_s >= 0)
-        close(sub_s);
-    if (sub_d >= 0)
-        close(sub_d);
-    return rc;
-}
-
-/* Moves one staged entry over whatever non-directory the destination has;
- * rename and unlink act on a destination symlink itself, never through. */
-/*
- * A non-directory replaces whatever non-directory the destination has
- * (rename replaces a symlink itself, never follows it).  A directory is
- * renamed in only where nothing is; if another run created a directory
- * there since the dry run (two installs into one destination), it is
- * merged into that one instead of failing.
- */
-static int move_entry(struct fs_sink *s, int sfd, int dfd, const char *name,
-                      size_t len, const struct stat *ss, const struct stat *ds)
-{
-    struct stat now;
-
-    if (ds && S_ISDIR(ds->st_mode))
-        return fs_fail(s, RZ_E_POL_NONDIR_OVER_DIR, 0, s->path,
-                       "the destination has a directory there");
-    if (!S_ISDIR(ss->st_mode))
-        return renameat(sfd, name, dfd, name) < 0
-                   ? pub_fail(s, errno, s->path, "renaming into place") : 0;
-    if (ds && unlinkat(dfd, name, 0) < 0)
-        return pub_fail(s, errno, s->path, "removing a non-directory");
-    if (renameat2(sfd, name, dfd, name, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno == EEXIST && fstatat(dfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0
-        && S_ISDIR(now.st_mode))
-        return merge_subdir(s, sfd, dfd, name, len, false);
-    return pub_fail(s, errno, s->path, "renaming into place");
-}
-
-/* One staged entry; its path relative to the root is built in s->path. */
-static int merge_one(struct fs_sink *s, int sfd, int dfd, const char *name,
-                     size_t rel_len, bool dry)
-{
-    size_t nlen = strlen(name), len = rel_len + (rel_len > 0) + nlen;
-    struct stat ss, ds;
-
-    if (len > TAR_PATH_MAX)
-        return pub_fail(s, ENAMETOOLONG, name, "path too long");
-    if (rel_len > 0)
-        s->path[rel_len++] = '/';
-    memcpy(s->path + rel_len, name, nlen + 1);
-    if (dfd == s->destfd && strcmp(name, s->stage_name) == 0)
-        return pub_fail(s, EEXIST, s->path, "name of the staging directory");
-    if (fstatat(sfd, name, &ss, AT_SYMLINK_NOFOLLOW) < 0)
-        return pub_fail(s, errno, s->path, "fstatat in staging");
-    bool have = fstatat(dfd, name, &ds, AT_SYMLINK_NOFOLLOW) == 0;
-    if (!have && errno != ENOENT)
-        return pub_fail(s, errno, s->path, "fstatat in the destination");
-    if (have && S_ISDIR(ss.st_mode) && S_ISDIR(ds.st_mode))
-        return merge_subdir(s, sfd, dfd, name, len, dry);
-    if (dry) {
-        if (have && S_ISDIR(ds.st_mode))
-            return fs_fail(s, RZ_E_POL_NONDIR_OVER_DIR, 0, s->path,
-                           "the destination has a directory there");
-        return 0;
-    }
-    return move_entry(s, sfd, dfd, name, len, &ss, have ? &ds : NULL);
-}
-
-static int merge_dir(struct fs_sink *s, int sfd, int dfd, size_t rel_len,
-                     bool dry)
-{
-    char **names;
-    size_t n;
-    int rc = 0;
-
-    s->path[rel_len] = '\0';
-    if (list_dir(sfd, &names, &n) < 0)
-        return pub_fail(s, errno, s->path, "reading a staged directory");
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = merge_one(s, sfd, dfd, names[i], rel_len, dry);
-    free_names(names, n);
-    return rc;
+    errno = e;
+    return -1;
 }
 
 /* Merge (the default, like tar -C): a dry run first (a non-directory over
- * a directory, and every staged symlink followed through the merged tree,
- * since an old symlink in the destination can complete an escaping chain),
- * so that a refusal changes nothing; then the moves, then modes.  The last
- * re-check by the kernel (before modes are applied) can only fire if the
- * destination changed under us during the merge. */
+ * a directory, destination symlinks where the archive has directories, and
+ * every staged symlink followed through the merged tree, since an old
+ * symlink in the destination can complete an escaping chain), so that a
+ * refusal changes nothing; then the commit (journal), the moves, the
+ * kernel's re-check of the staged links where they now are, modes, and
+ * last the staging directory.  A failure after the commit keeps the
+ * staging directory and its journal: the next run completes the merge. */
 static int publish_merge(struct fs_sink *s)
 {
-    if (merge_dir(s, s->stagefd, s->destfd, 0, true) < 0 ||
-        check_merged_links(s) < 0)
+    if (fs_merge_dry_run(s) < 0 || fs_check_merged_links(s) < 0 ||
+        fs_journal_commit(s, FS_J_MERGE) < 0)
         return -1;
     s->dest_touched = true;
-    if (merge_dir(s, s->stagefd, s->destfd, 0, false) < 0)
+    if (fs_merge_pass(s) < 0) {
+        s->published = true;   /* not removed: the journal completes it */
+        if (s->o.warn) {
+            char msg[TAR_PATH_MAX + 200];
+            snprintf(msg, sizeof msg, "the merge stopped part-way; what was "
+                     "not moved yet is kept in %s, and the next run into "
+                     "this destination completes it", s->stage_path);
+            s->o.warn(s->o.warn_ctx, msg);
+        }
         return -1;
-    close(s->stagefd);
-    s->stagefd = -1;
-    if (unlinkat(s->destfd, s->stage_name, AT_REMOVEDIR) < 0 &&
-        remove_tree(s->destfd, s->stage_name) < 0)
-        return pub_fail(s, errno, s->stage_path, "removing staging");
-    s->staging_exists = false;
+    }
+    /* every entry has moved: from here a failure leaves nothing to finish */
+    int rc = check_links(s, s->destfd, true) < 0 ||
+             fs_fix_dirs(s, s->destfd, RZ_E_IO_PUBLISH) < 0 ? -1 : 0;
     s->published = true;
-    /* Links first: once modes are applied, a directory without owner
-     * search permission would make the check fail for a non-root user. */
-    if (check_links(s, s->destfd, true) < 0)
-        return -1;
-    if (fix_dirs(s, s->destfd, RZ_E_IO_PUBLISH) < 0 ||
-        fix_root(s, s->destfd, RZ_E_IO_PUBLISH) < 0)
-        return -1;
-    return 0;
+    int removed = remove_staging(s);
+    /* the destination keeps its own mtime, as it keeps its mode */
+    futimens(s->destfd, (struct timespec[2]){{0, UTIME_OMIT}, s->dest_mtime});
+    if (removed < 0 && rc == 0)
+        return fs_fail(s, RZ_E_IO_CLEANUP, errno, s->stage_path,
+                       "the merge is complete; this directory is left over");
+    return rc;
+}
+
+/* Two runs into one absent destination: the other published first, so
+ * this one merges into what it published. */
+static int merge_instead(struct fs_sink *s)
+{
+    char *path = s->stage_dir;
+    size_t n = strlen(path) + strlen(s->dest_name) + 2;
+    char *dest = malloc(n);
+    struct stat st;
+
+    if (!dest)
+        return fs_fail(s, RZ_E_NOMEM, 0, NULL, NULL);
+    snprintf(dest, n, "%s%s%s", path, strcmp(path, "/") ? "/" : "",
+             s->dest_name);
+    s->destfd = openat(s->parentfd, s->dest_name, DIR_FLAGS);
+    if (s->destfd < 0 || fstat(s->destfd, &st) < 0) {
+        int e = errno;
+        free(dest);
+        return pub_fail(s, e, s->stage_path, "another run created the "
+                        "destination, and it cannot be opened to merge");
+    }
+    fs_note(s, "another run published %s first: merging into it", dest);
+    free(dest);
+    s->dest_mtime = st.st_mtim;
+    s->mode = FS_PUB_MERGE;
+    s->created_dest = false;
+    (void)fchmod(s->stagefd, 0700);     /* finish gave it the final mode */
+    return publish_merge(s);
 }
 
 static int publish_rename(struct fs_sink *s)
 {
-    if (renameat2(s->parentfd, s->stage_name, s->parentfd, s->dest_name,
-                  RENAME_NOREPLACE) < 0)
-        return pub_fail(s, errno, s->stage_path, "renaming into place");
-    s->staging_exists = false;
+    if (fs_rename_noreplace(s, s->stagedirfd, "tree", s->parentfd,
+                            s->dest_name) < 0)
+        return errno == EEXIST ? merge_instead(s)
+                               : pub_fail(s, errno, s->stage_path,
+                                          "renaming into place");
     s->published = true;
+    if (remove_staging(s) < 0)
+        return fs_fail(s, RZ_E_IO_CLEANUP, errno, s->stage_path,
+                       "installed; this directory is left over");
+    return 0;
+}
+
+/* --replace without RENAME_EXCHANGE: the old tree moves into our staging
+ * directory, the new one to its place.  Between the two renames the path
+ * is missing; the journal (committed first) makes the next run finish the
+ * second rename if this one is killed there. */
+static int replace_compat(struct fs_sink *s)
+{
+    if (fs_journal_commit(s, FS_J_PUBLISH) < 0)
+        return -1;
+    if (renameat(s->parentfd, s->dest_name, s->stagedirfd, "old") < 0)
+        return pub_fail(s, errno, s->stage_path, "moving the old tree aside");
+    fs_counted_rename(s);
+    if (fs_rename_noreplace(s, s->stagedirfd, "tree", s->parentfd,
+                            s->dest_name) < 0) {
+        int e = errno;
+        if (renameat(s->stagedirfd, "old", s->parentfd, s->dest_name) < 0)
+            return pub_fail(s, e, s->stage_path, "renaming into place, and "
+                            "the old tree could not be put back: it is in "
+                            "this directory, as \"old\"");
+        return pub_fail(s, e, s->stage_path, "renaming into place; the old "
+                        "tree was put back");
+    }
     return 0;
 }
 
@@ -883,18 +855,29 @@ static int publish_rename(struct fs_sink *s)
  * name) is removed.  A destination that vanished meanwhile is renamed to. */
 static int publish_replace(struct fs_sink *s)
 {
-    if (renameat2(s->parentfd, s->stage_name, s->parentfd, s->dest_name,
-                  RENAME_EXCHANGE) < 0)
-        return errno == ENOENT ? publish_rename(s)
-                               : pub_fail(s, errno, s->stage_path,
-                                          "exchanging with the destination");
+    int rc = -1;
+
+    if (!s->rename_compat)
+        rc = renameat2(s->stagedirfd, "tree", s->parentfd, s->dest_name,
+                       RENAME_EXCHANGE);
+    if (rc < 0 && errno == ENOENT)
+        return publish_rename(s);
+    if (rc < 0 && (s->rename_compat || errno == EINVAL)) {
+        if (!s->rename_compat)
+            fs_note(s, "renameat2 flags are not supported here: using "
+                    "check-then-rename (see README)");
+        s->rename_compat = true;
+        rc = replace_compat(s);
+        if (rc < 0)
+            return -1;
+    } else if (rc < 0) {
+        return pub_fail(s, errno, s->stage_path,
+                        "exchanging with the destination");
+    }
     s->published = true;
-    close(s->stagefd);
-    s->stagefd = -1;
-    if (remove_tree(s->parentfd, s->stage_name) < 0)
+    if (remove_staging(s) < 0)
         return fs_fail(s, RZ_E_IO_CLEANUP, errno, s->stage_path,
                        "the old tree, now at this path");
-    s->staging_exists = false;
     return 0;
 }
 
@@ -921,16 +904,33 @@ void fs_sink_abort(struct fs_sink *s)
         close(s->file_fd);
     if (s->cache_fd >= 0)
         close(s->cache_fd);
-    if (s->stagefd >= 0)
-        close(s->stagefd);
-    s->file_fd = s->cache_fd = s->stagefd = -1;
-    if (s->staging_exists && remove_tree(s->parentfd, s->stage_name) == 0) {
-        s->staging_exists = false;
+    s->file_fd = s->cache_fd = -1;
+    if (s->published || !s->staging_exists)
+        return;                 /* a committed merge is kept for the next run */
+    if (remove_staging(s) == 0) {
         /* merging staged inside dest: undo that change to its mtime */
-        if (s->mode == FS_PUB_MERGE && !s->dest_touched)
+        if (s->mode == FS_PUB_MERGE && !s->dest_touched && s->destfd >= 0)
             futimens(s->destfd, (struct timespec[2]){{0, UTIME_OMIT},
                                                      s->dest_mtime});
     }
+}
+
+void fs_free_records(struct fs_sink *s)
+{
+    for (size_t i = 0; i < s->ndirs; i++)
+        free(s->dirs[i].path);
+    free(s->dirs);
+    free_names(s->links, s->nlinks);
+    for (size_t i = 0; i < s->nremaps; i++) {
+        free(s->remaps[i].from);
+        free(s->remaps[i].to);
+    }
+    free(s->remaps);
+    s->dirs = NULL;
+    s->links = NULL;
+    s->remaps = NULL;
+    s->ndirs = s->nlinks = s->nremaps = 0;
+    s->dirs_cap = s->links_cap = s->remaps_cap = 0;
 }
 
 void fs_sink_free(struct fs_sink *s)
@@ -939,15 +939,14 @@ void fs_sink_free(struct fs_sink *s)
         return;
     if (!s->published || s->staging_exists)
         fs_sink_abort(s);
+    drop_staging_fds(s);
     if (s->destfd >= 0)
         close(s->destfd);
     if (s->parentfd >= 0)
         close(s->parentfd);
-    for (size_t i = 0; i < s->ndirs; i++)
-        free(s->dirs[i].path);
-    free(s->dirs);
-    free_names(s->links, s->nlinks);
+    fs_free_records(s);
     free(s->dest_name);
+    free(s->dest_path);
     free(s->stage_dir);
     free(s->stage_path);
     free(s);

@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,15 +54,17 @@ int fs_fail(struct fs_sink *s, enum rz_code code, int sys_errno,
                         path ? strlen(path) : 0, "%s", detail);
 }
 
-int fs_open_beneath(int dirfd, const char *path, int flags)
+void fs_note(struct fs_sink *s, const char *fmt, ...)
 {
-    struct open_how how;
+    char msg[700];
+    va_list ap;
 
-    memset(&how, 0, sizeof how);
-    how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                  RESOLVE_NO_MAGICLINKS;
-    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    if (s->o.verbose <= 0 || !s->o.note)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s->o.note(s->o.warn_ctx, msg);
 }
 
 /* Disk full and quota are one failure for the user: say how far we got. */
@@ -137,6 +138,7 @@ static int record_dir(struct fs_sink *s, const char *path, uint32_t mode,
     r->mtime_nsec = nsec;
     r->named = named;
     r->existed = false;
+    r->followed = false;
     r->seq = s->dir_seq++;
     s->ndirs++;
     return 0;
@@ -214,7 +216,7 @@ static int make_parents(struct fs_sink *s, size_t len)
             io_fail(s, RZ_E_IO_CREATE, errno, "creating a parent directory");
             goto fail;
         }
-        int next = fs_open_beneath(fd, p + i, O_PATH | O_DIRECTORY);
+        int next = fs_open_beneath(s->resolver, fd, p + i, O_PATH | O_DIRECTORY);
         if (next < 0) {
             lookup_fail(s, errno, "opening a parent directory");
             goto fail;
@@ -239,7 +241,7 @@ static int open_dir(struct fs_sink *s, const char *path, size_t len,
 {
     memcpy(s->scratch, path, len);
     s->scratch[len] = '\0';
-    int fd = fs_open_beneath(s->stagefd, s->scratch, O_PATH | O_DIRECTORY);
+    int fd = fs_open_beneath(s->resolver, s->stagefd, s->scratch, O_PATH | O_DIRECTORY);
     if (fd < 0 && errno == ENOENT && create)
         return make_parents(s, len);
     if (fd < 0)
@@ -411,7 +413,7 @@ static int open_target_parent(struct fs_sink *s, size_t tplen)
         return s->stagefd;
     memcpy(s->scratch, s->tpath, tplen);
     s->scratch[tplen] = '\0';
-    int fd = fs_open_beneath(s->stagefd, s->scratch, O_PATH | O_DIRECTORY);
+    int fd = fs_open_beneath(s->resolver, s->stagefd, s->scratch, O_PATH | O_DIRECTORY);
     if (fd >= 0)
         return fd;
     if (errno == ENOENT || errno == ENOTDIR)

@@ -7,17 +7,29 @@
  *
  * Life cycle:
  *   fs_sink_new      resolves the destination once (the path is trusted: it
- *                    may go through symlinks; nothing below it may) and
- *                    creates the staging directory (mode 0700) next to it on
- *                    the same filesystem:
+ *                    may go through symlinks, and a destination that is a
+ *                    symlink is resolved here so every mode works on the
+ *                    directory it leads to; nothing below it may), chooses
+ *                    the containment method once (openat2, or the checked
+ *                    walk of fs_walk.c when openat2 answers ENOSYS, EPERM
+ *                    or EINVAL; a note says which with verbose > 0), deals
+ *                    with staging directories that killed runs left for
+ *                    this destination (fs_journal.c: removed, or their
+ *                    committed merge or publish completed; a live run's,
+ *                    whose lock is held, never touched), and creates the
+ *                    staging directory (mode 0700, holding "lock",
+ *                    flock'ed for the sink's life, and "tree", the staged
+ *                    root) next to it on the same filesystem:
  *                      - destination absent: "<parent>/.<name>.rzup-XXXXXX",
  *                        the parent must exist;
  *                      - destination exists (merge, default): inside it,
  *                        "<dest>/.rzup-staging-XXXXXX" (same filesystem even
  *                        when dest is a mount point);
- *                      - destination exists and FS_SINK_REPLACE: in the parent.
- *                    An existing non-directory destination is refused
- *                    (RZ_E_IO_DEST) unless FS_SINK_REPLACE.  `o` is copied;
+ *                      - destination exists and FS_SINK_REPLACE: in the
+ *                        parent; "/" and mount points are refused
+ *                        (RZ_E_IO_DEST: a rename cannot move them).
+ *                    An existing non-directory destination, or a dangling
+ *                    symlink, is refused (RZ_E_IO_DEST).  `o` is copied;
  *                    its strings need only live during the call, warn_ctx
  *                    as long as the sink.
  *   fs_sink_callbacks  (pass to tar_parser_init with the sink as ctx)
@@ -26,7 +38,8 @@
  *                    an entry stripped away entirely is skipped) and is
  *                    created beneath the staging fd: parents through
  *                    openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|
- *                    RESOLVE_NO_MAGICLINKS), so an entry below any symlink,
+ *                    RESOLVE_NO_MAGICLINKS) or the checked walk, so an
+ *                    entry below any symlink,
  *                    even one pointing inside, is RZ_E_POL_ESCAPE; missing
  *                    parents are created and end with mode 0755 unless an
  *                    entry names them; files with O_CREAT|O_EXCL|O_NOFOLLOW
@@ -40,8 +53,10 @@
  *                    FIFOs are skipped with a warning (created when
  *                    FS_SINK_KEEP_SPECIAL and running as root); TAR_OTHER is
  *                    RZ_E_POL_UNKNOWN_TYPE.  The root entry ("./") gives the
- *                    tree's own mode and mtime; as a non-directory it is
- *                    RZ_E_POL_NONDIR_OVER_DIR.  Modes keep the permission
+ *                    tree's own mode and mtime when this run creates the
+ *                    destination, and nothing when it merges; as a
+ *                    non-directory it is RZ_E_POL_NONDIR_OVER_DIR.  Modes
+ *                    keep the permission
  *                    bits minus setuid, setgid, sticky and group/other write
  *                    (mode & 0755).  A file's mode and mtime (with
  *                    nanoseconds) are set as soon as it is complete.  Limits
@@ -56,40 +71,38 @@
  *                    directory modes and mtimes deepest first and the
  *                    root's (0755 when the archive has no root entry).
  *   fs_sink_publish  moves the staging tree into place (POLICY.md rule 3):
- *                    rename with RENAME_NOREPLACE (absent),
+ *                    rename with RENAME_NOREPLACE (absent; if another run
+ *                    published the destination meanwhile, a merge into it),
  *                    renameat2(RENAME_EXCHANGE) then removal of the old tree
- *                    (FS_SINK_REPLACE), or merge: a dry-run pass that refuses
- *                    a non-directory over an existing directory and changes
- *                    nothing, then renames entry by entry, never following a
- *                    symlink in the destination (a destination symlink or
- *                    file where the archive has a directory is unlinked and
- *                    the directory moved in).  The dry run also follows
- *                    every staged symlink through the tree the merge would
- *                    produce (a name resolves to the staged entry if there
- *                    is one, else to the destination's; ".." at the root
- *                    or an absolute target on the way is an escape; a
- *                    missing name, a file in the middle or 40 links stop
- *                    harmlessly, as for the kernel), because a symlink
- *                    already in the destination can complete an escaping
- *                    chain (dest "cur -> .", archive "par -> cur/.."):
- *                    RZ_E_POL_SYMLINK_OUTSIDE before anything moves.  Not
- *                    covered: a symlink already in the destination that
- *                    the new entries make escape (dest "a -> b/..",
- *                    archive "b -> ."); only staged links are followed.
- *                    Merging then applies directory modes and mtimes in
- *                    the destination: to directories it created, and to
- *                    existing ones only when an entry names them; the
- *                    destination's own only with a root entry.  Last, the
- *                    kernel re-checks the staged symlinks in place; this
- *                    fires only if the destination changed during the
- *                    merge (the link is then removed, the rest stays, and
- *                    the call fails).  Call once, after a successful
- *                    fs_sink_finish.
- *   fs_sink_abort    removes the staging tree (also safe after a failed
- *                    publish, and idempotent), never following a symlink.
+ *                    (FS_SINK_REPLACE), or merge (fs_merge.c): a dry run
+ *                    that changes nothing (a non-directory over an existing
+ *                    directory; a destination symlink where the archive has
+ *                    a directory that does not resolve, by fs_tree_resolve,
+ *                    to a directory inside: RZ_E_POL_DEST_SYMLINK naming
+ *                    it; every staged symlink followed through the tree the
+ *                    merge will produce: RZ_E_POL_SYMLINK_OUTSIDE), the
+ *                    commit (fs_journal_commit), then one rename per entry
+ *                    (a copy to a temporary name and a rename across a
+ *                    mount point), directory modes (new directories get the
+ *                    archive's; existing ones keep theirs unless named; one
+ *                    reached through a destination symlink, and the
+ *                    destination itself, keep theirs; the destination's
+ *                    mtime is put back), and removal of the staging
+ *                    directory.  Last, before modes, the kernel re-checks
+ *                    the staged symlinks in place; this fires only if the
+ *                    destination changed during the merge (the link is then
+ *                    removed, the rest stays, and the call fails).  A
+ *                    failure while entries move keeps the staging directory
+ *                    and its journal (a warning says so) for the next run to
+ *                    complete.  renameat2 flags answering EINVAL switch the
+ *                    sink to the fallbacks of README "Where files go".
+ *                    Call once, after a successful fs_sink_finish.
+ *   fs_sink_abort    removes the staging directory (also safe after a
+ *                    failed publish, and idempotent), never following a
+ *                    symlink; what it cannot remove is named in a warning.
  *                    When merging and nothing had moved yet, the
  *                    destination's mtime is restored too.  A merge that
- *                    failed halfway keeps what it had moved.
+ *                    failed after its commit is left for the next run.
  *   fs_sink_free     closes fds and frees memory; aborts if not published.
  *
  * All functions return 0, or -1 with the shared struct rz_error filled
@@ -99,7 +112,9 @@
  * every callback returns -1 at once if err->code is already set.
  *
  * No global state: several sinks may run at once in different threads.
- * Requires Linux 5.6+ (openat2).
+ * Uses openat2 (Linux 5.6+) where the kernel allows it, else the walk.
+ * Test hook: RZUP_TEST_STOP_AFTER_RENAMES=N in the environment makes the
+ * merge stop the process (SIGSTOP) after N entries have moved.
  */
 #ifndef RZ_FS_SINK_H
 #define RZ_FS_SINK_H
@@ -127,6 +142,10 @@ struct fs_sink_options {
     /* Called for warnings (skipped device, stripped '/'); may be NULL. */
     void (*warn)(void *warn_ctx, const char *msg);
     void *warn_ctx;
+    /* Called with verbose > 0 for notes (which containment this run uses,
+     * a rename fallback, staging recovered from a killed run); may be
+     * NULL.  Shares warn_ctx. */
+    void (*note)(void *warn_ctx, const char *msg);
 };
 
 struct fs_sink;   /* private; allocated by fs_sink_new */

@@ -380,6 +380,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         return RZ_EXIT_USAGE;
     }
     c->o.sink.verbose = c->o.verbose;
+    c->o.sink.note = note;
     c->o.http.verbose = c->o.verbose;
     /* the digest, checked before publishing, catches a spliced file */
     c->o.http.resume_unvalidated = c->o.have_sha256;

@@ -231,6 +231,10 @@ def _absolute_check(sb):
     _expect_file(rel, b'abs\n')(sb)
 
 
+def _assert(cond, msg):
+    assert cond, msg
+
+
 def _setup_link(name, target_fn):
     def setup(sb):
         os.symlink(target_fn(sb), os.path.join(sb.dest, name))
@@ -462,15 +466,51 @@ CASES = [
          lambda sb: tar(file(b'l', b'pwned\n')), 0, modes=('merge', 'replace'),
          setup=_setup_link('l', lambda sb: os.path.join(sb.outside, 'f')),
          check=_expect_file('l', b'pwned\n')),
+    # a symlink already in the destination where the archive has a
+    # directory: followed only to a directory inside (merged /usr), else
+    # refused naming the link; --replace swaps the whole tree anyway
     Case('second_archive_through_planted_symlink', 'merge',
-         lambda sb: tar(dir_(b'a'), file(b'a/x', b'pwned\n')), 0,
-         modes=('merge', 'replace'),
+         lambda sb: tar(dir_(b'a'), file(b'a/x', b'pwned\n')),
+         {'merge': 6, 'replace': 0}, modes=('merge', 'replace'),
          setup=_setup_link('a', lambda sb: sb.outside),
+         msg='symlink where the archive has a directory', entry='a',
          check=_all(_expect_dir('a'), _expect_file('a/x', b'pwned\n'))),
     Case('second_archive_implied_dir', 'merge',
-         lambda sb: tar(file(b'a/x', b'pwned\n')), 0, modes=('merge', 'replace'),
+         lambda sb: tar(file(b'a/x', b'pwned\n')), {'merge': 6, 'replace': 0},
+         modes=('merge', 'replace'),
          setup=_setup_link('a', lambda sb: sb.outside),
+         msg='symlink where the archive has a directory', entry='a',
          check=_all(_expect_dir('a'), _expect_file('a/x', b'pwned\n'))),
+    Case('planted_relative_link_outside', 'merge',
+         lambda sb: tar(file(b'aaa', b'new\n'), file(b'a/x', b'pwned\n')),
+         {'merge': 6, 'replace': 0}, modes=('merge', 'replace'),
+         setup=_setup_link('a', lambda sb: '../outside'),
+         msg='leads outside the destination', entry='a'),
+    Case('planted_link_chain_outside', 'merge',
+         lambda sb: tar(file(b'a/x', b'pwned\n')), {'merge': 6, 'replace': 0},
+         modes=('merge', 'replace'),
+         setup=lambda sb: (os.symlink('b/..', os.path.join(sb.dest, 'a')),
+                           os.symlink('..', os.path.join(sb.dest, 'b'))),
+         msg='leads outside the destination', entry='a'),
+    Case('planted_link_to_file', 'merge',
+         lambda sb: tar(file(b'a/x', b'pwned\n')), {'merge': 6, 'replace': 0},
+         modes=('merge', 'replace'), setup=_setup_link('a', lambda sb: 'keep'),
+         msg='does not lead to a directory inside', entry='a'),
+    Case('planted_link_inside_followed', 'merge',
+         lambda sb: tar(dir_(b'bin'), file(b'bin/tool', b'tool\n')), 0,
+         modes=('merge',),
+         setup=lambda sb: (os.makedirs(os.path.join(sb.dest, 'usr', 'bin')),
+                           os.symlink('usr/bin', os.path.join(sb.dest, 'bin'))),
+         check=_all(_expect_file('usr/bin/tool', b'tool\n'),
+                    lambda sb: _assert(os.path.islink(os.path.join(sb.dest, 'bin')),
+                                       'bin is no longer a symlink'))),
+    Case('planted_absolute_link_in_root', 'merge',
+         lambda sb: tar(file(b'lib/x', b'x\n')), 0, modes=('merge',),
+         setup=lambda sb: (os.makedirs(os.path.join(sb.dest, 'usr', 'lib')),
+                           os.symlink('/usr/lib', os.path.join(sb.dest, 'lib'))),
+         check=_all(_expect_file('usr/lib/x', b'x\n'),
+                    lambda sb: _assert(os.path.islink(os.path.join(sb.dest, 'lib')),
+                                       'lib is no longer a symlink'))),
     Case('chain_completed_by_planted_symlink', 'merge',
          lambda sb: tar(file(b'aaa', b'new\n'), symlink(b'par', b'cur/..'),
                         file(b'zzz', b'new\n')),

@@ -32,13 +32,13 @@ def _outside_view(sb):
             if k != 'dest' and not k.startswith('dest/')}
 
 
-def _run(ctx, case, sb, archive, mode):
+def _run(ctx, case, sb, archive, mode, launch=()):
     args = ['-C', sb.dest] + list(case.args)
     if mode == 'replace':
         args.append('--replace')
     args.append(archive)
     rss_file = None
-    cmd = [ctx.binary] + args
+    cmd = list(launch) + [ctx.binary] + args
     if case.max_rss_kb and os.path.exists(TIME):
         rss_file = os.path.join(sb.root, 'rss')
         cmd = [TIME, '-f', '%M', '-o', rss_file] + cmd
@@ -58,8 +58,9 @@ def _asan(ctx):
     return 'asan' in ctx.binary or 'asan' in ctx.builddir
 
 
-def check_case(ctx, case, mode):
-    """Runs one case in one mode; returns a list of problems."""
+def check_case(ctx, case, mode, launch=()):
+    """Runs one case in one mode (under `launch`, a command prefix such as
+    the seccomp launcher); returns a list of problems."""
     sb = attacks.Sandbox(ctx.mkdtemp('atk'))
     archive = case.write(sb)
     if mode != 'absent':
@@ -68,7 +69,7 @@ def check_case(ctx, case, mode):
             case.setup(sb)
     outside_before = _outside_view(sb)
     dest_before = listing(sb.dest)
-    rc, err, elapsed, rss = _run(ctx, case, sb, archive, mode)
+    rc, err, elapsed, rss = _run(ctx, case, sb, archive, mode, launch)
     want = case.rc(mode)
     problems = []
     if rc != want:
@@ -104,13 +105,13 @@ def check_case(ctx, case, mode):
     return problems
 
 
-def _group(ctx, group):
-    cases = [c for c in attacks.CASES if c.group == group]
+def _group(ctx, group, launch=()):
+    cases = [c for c in attacks.CASES if c.group == group or group == 'all']
     assert cases, group
     failures = []
     for case in cases:
         for mode in case.modes:
-            for p in check_case(ctx, case, mode):
+            for p in check_case(ctx, case, mode, launch):
                 failures.append('%s [%s]: %s' % (case.name, mode, p))
     if failures:
         raise AssertionError('%d problem(s):\n  %s' % (len(failures), '\n  '.join(failures)))
@@ -175,3 +176,30 @@ def test_bounded_memory_on_huge_declarations(ctx):
         # the 1 MiB cap on extension data is the only thing allowed to grow
         assert kb < base_kb + 4 * 1024, '%s: peak RSS %d KiB vs %d KiB baseline' % (
             name, kb, base_kb)
+
+
+# ------------------------------------------------------------ fallbacks
+# The whole catalogue again with openat2 made to fail (the checked walk
+# then does containment) and with renameat2's flags refused (the rename
+# fallbacks publish, merge, swap and clean up), each by a real seccomp
+# filter (tests/seccomp_launch.c).
+
+def _under(ctx, mode):
+    exe = os.path.join(ctx.builddir, 'tests', 'seccomp_launch')
+    assert os.path.exists(exe), 'tests/seccomp_launch is not built'
+    probe = subprocess.run([exe, mode, ctx.binary, '-v', '-t', '/dev/null'],
+                           capture_output=True)
+    assert probe.returncode != 127, probe
+    _group(ctx, 'all', (exe, mode))
+
+
+def test_catalogue_openat2_enosys(ctx):
+    _under(ctx, 'openat2-enosys')
+
+
+def test_catalogue_openat2_eperm(ctx):
+    _under(ctx, 'openat2-eperm')
+
+
+def test_catalogue_renameat2_einval(ctx):
+    _under(ctx, 'renameat2-einval')

@@ -154,9 +154,14 @@ static int hardlink_e(struct t *t, const char *path, const char *target)
 
 static int finish_publish(struct t *t)
 {
-    if (fs_sink_finish(t->s) < 0)
-        return -1;
-    return fs_sink_publish(t->s);
+    int rc = fs_sink_finish(t->s);
+
+    if (rc == 0)
+        rc = fs_sink_publish(t->s);
+    if (rc < 0 && getenv("RZ_TEST_DEBUG"))
+        fprintf(stderr, "  finish_publish: %s (%s) entry %s\n",
+                rz_code_name(t->err.code), t->err.detail, t->err.entry);
+    return rc;
 }
 
 static void done(struct t *t)
@@ -891,8 +896,6 @@ static void test_merge(void)
     CHECK_EQ_INT(file(&t, "new", "new"), 0);
     CHECK_EQ_INT(file(&t, "old", "replaced"), 0);
     CHECK_EQ_INT(file(&t, "sub/added", "added"), 0);
-    CHECK_EQ_INT(dir_m(&t, "evil", 0755), 0);
-    CHECK_EQ_INT(file(&t, "evil/x", "x"), 0);
     CHECK_EQ_INT(file(&t, "evil2", "a file now"), 0);
     e = ent(TAR_DIR, "named", 0751, NULL);
     e.mtime = 1600000000;
@@ -909,8 +912,7 @@ static void test_merge(void)
     CHECK(is_type(&t, "sub/keep2", S_IFREG));
     CHECK_EQ_STR(content(&t, "sub/added"), "added");
     CHECK_EQ_INT(mode_of(&t, "sub"), 0711);     /* not named: kept */
-    CHECK(is_type(&t, "evil", S_IFDIR));
-    CHECK_EQ_STR(content(&t, "evil/x"), "x");
+    CHECK(is_type(&t, "evil", S_IFLNK));      /* untouched */
     CHECK(is_type(&t, "evil2", S_IFREG));
     CHECK_EQ_INT(mode_of(&t, "named"), 0751);   /* named: archive's mode */
     CHECK(lstat_rel(&t, "named", &st) == 0 && st.st_mtime == 1600000000);
@@ -924,19 +926,54 @@ static void test_merge(void)
     CHECK_CLEAN(&t);
     done(&t);
 
-    /* a root entry sets the destination's own mode and mtime */
+    /* a root entry does not touch an existing destination's own mode */
     setup(&t);
     make_dest(&t);
+    CHECK_EQ_INT(chmod(t.dest, 0751), 0);
+    struct timespec old_times[2] = {{0, UTIME_OMIT}, {1500000000, 5}};
+    CHECK_EQ_INT(utimensat(AT_FDCWD, t.dest, old_times, 0), 0);
     CHECK_EQ_INT(open_sink(&t, 0, 0), 0);
-    e = ent(TAR_DIR, ".", 0750, NULL);
+    e = ent(TAR_DIR, ".", 0700, NULL);
     e.mtime = 1700000000;
     CHECK_EQ_INT(feed(&t, &e, NULL), 0);
     CHECK_EQ_INT(file(&t, "f", "f"), 0);
     CHECK_EQ_INT(finish_publish(&t), 0);
-    CHECK_EQ_INT(mode_of(&t, "."), 0750);
+    CHECK_EQ_INT(mode_of(&t, "."), 0751);
+    CHECK(lstat_rel(&t, ".", &st) == 0 && st.st_mtime == 1500000000 &&
+          st.st_mtim.tv_nsec == 5);
+    CHECK_CLEAN(&t);
+    done(&t);
+
+    /* but it does for a destination this run creates */
+    setup(&t);
+    CHECK_EQ_INT(open_sink(&t, 0, 0), 0);
+    CHECK_EQ_INT(feed(&t, &e, NULL), 0);
+    CHECK_EQ_INT(finish_publish(&t), 0);
+    CHECK_EQ_INT(mode_of(&t, "."), 0700);
     CHECK(lstat_rel(&t, ".", &st) == 0 && st.st_mtime == 1700000000);
     CHECK_CLEAN(&t);
     done(&t);
+
+    /* a destination symlink leading outside, where the archive has a
+     * directory: refused by the dry run, nothing moves */
+    setup(&t);
+    make_dest(&t);
+    CHECK_EQ_INT(symlink(t.out, pathf(p, "%s/evil", t.dest)), 0);
+    char *before = snapshot(t.dest);
+    CHECK_EQ_INT(open_sink(&t, 0, 0), 0);
+    CHECK_EQ_INT(file(&t, "aaa", "would move first"), 0);
+    CHECK_EQ_INT(dir_m(&t, "evil", 0755), 0);
+    CHECK_EQ_INT(file(&t, "evil/x", "x"), 0);
+    CHECK_EQ_INT(finish_publish(&t), -1);
+    CHECK_EQ_INT(t.err.code, RZ_E_POL_DEST_SYMLINK);
+    CHECK_EQ_STR(t.err.entry, "evil");
+    done(&t);
+    char *after = snapshot(t.dest);
+    CHECK_EQ_STR(after, before);
+    CHECK_EQ_STR(ls_a(t.out), "");
+    free(before);
+    free(after);
+    CHECK_CLEAN(&t);
 }
 
 /* An old symlink in dest completes a chain the staging tree could not
@@ -991,8 +1028,11 @@ static void test_merge_chain(void)
     merge_chain_case("cur", "missing/..", "par", "cur/..", 0);
     merge_chain_case("cur", "keep/..", "par", "cur/..", 0);
     merge_chain_case("loop", "loop", "par", "loop/..", 0);
-    /* a staged entry hides the destination's link of the same name */
-    merge_chain_case("zzz", ".", "par", "zzz/..", 0);
+    /* a staged directory over a destination link keeps the link (it is
+     * followed), so the chain through it escapes */
+    merge_chain_case("zzz", ".", "par", "zzz/..", esc);
+    /* a staged file over it replaces it, so this one does not */
+    merge_chain_case("aaa", ".", "par", "aaa/..", 0);
 }
 
 static void test_merge_dry_run(void)
@@ -1222,6 +1262,244 @@ static int rm_rf(const char *path)
     return system(cmd);
 }
 
+/* ------------------------------------------------------------ pure */
+
+/* An in-memory tree for fs_tree_resolve: "path kind [target]". */
+struct mem_node { const char *path; int kind; const char *target; };
+
+static const struct mem_node mem_tree[] = {
+    {"usr", FS_K_DIR, NULL},
+    {"usr/bin", FS_K_DIR, NULL},
+    {"usr/lib", FS_K_DIR, NULL},
+    {"usr/lib/x", FS_K_DIR, NULL},
+    {"usr/file", FS_K_OTHER, NULL},
+    {"bin", FS_K_LINK, "usr/bin"},
+    {"abs", FS_K_LINK, "/usr/lib"},
+    {"chain", FS_K_LINK, "bin/../lib"},
+    {"usr/lib64", FS_K_LINK, "lib"},
+    {"up", FS_K_LINK, "../outside"},
+    {"deep", FS_K_LINK, "usr/lib/x/../../.."},
+    {"loop", FS_K_LINK, "loop"},
+    {"dangling", FS_K_LINK, "nowhere"},
+    {"tofile", FS_K_LINK, "usr/file"},
+    {"absup", FS_K_LINK, "/../x"},
+    {NULL, 0, NULL},
+};
+
+static int mem_lookup(void *ctx, const char *dir, const char *name,
+                      char *target)
+{
+    char path[PATH_MAX];
+    (void)ctx;
+    snprintf(path, sizeof path, "%s%s%s", dir, *dir ? "/" : "", name);
+    for (const struct mem_node *n = mem_tree; n->path; n++) {
+        if (strcmp(n->path, path) != 0)
+            continue;
+        if (n->target)
+            strcpy(target, n->target);
+        return n->kind;
+    }
+    return FS_K_ABSENT;
+}
+
+static void resolve_case(const char *dir, const char *target, int want,
+                         const char *want_path)
+{
+    char out[PATH_MAX];
+    int rc = fs_tree_resolve(dir, target, mem_lookup, NULL, out, sizeof out);
+    CHECK_EQ_INT(rc, want);
+    if (rc == FS_RES_DIR && want == FS_RES_DIR)
+        CHECK_EQ_STR(out, want_path);
+}
+
+static void test_tree_resolve(void)
+{
+    resolve_case("", "usr/bin", FS_RES_DIR, "usr/bin");       /* bin */
+    resolve_case("", "/usr/lib", FS_RES_DIR, "usr/lib");      /* in root */
+    resolve_case("", "bin/../lib", FS_RES_DIR, "usr/lib");    /* via link */
+    resolve_case("usr", "lib", FS_RES_DIR, "usr/lib");        /* lib64 */
+    resolve_case("usr/lib/x", "../../..", FS_RES_DIR, "");
+    resolve_case("", "chain/x", FS_RES_DIR, "usr/lib/x");
+    resolve_case("", "../outside", FS_RES_ESCAPE, NULL);
+    resolve_case("", "usr/lib/x/../../..", FS_RES_DIR, "");
+    resolve_case("", "deep/..", FS_RES_ESCAPE, NULL);
+    resolve_case("", "up", FS_RES_ESCAPE, NULL);
+    resolve_case("", "/../x", FS_RES_ESCAPE, NULL);          /* not clamped */
+    resolve_case("", "absup", FS_RES_ESCAPE, NULL);
+    resolve_case("", "loop", FS_RES_NOTDIR, NULL);
+    resolve_case("", "nowhere", FS_RES_NOTDIR, NULL);
+    resolve_case("", "dangling", FS_RES_NOTDIR, NULL);
+    resolve_case("", "tofile", FS_RES_NOTDIR, NULL);
+    resolve_case("", "usr/file/x", FS_RES_NOTDIR, NULL);
+    resolve_case("", "", FS_RES_NOTDIR, NULL);
+    resolve_case("usr/bin", "./../bin//", FS_RES_DIR, "usr/bin");
+}
+
+static int count_rec(void *ctx, const struct fs_jrec *r)
+{
+    int *n = ctx;
+    (*n)++;
+    if (r->type == 'd' && *n == 1) {
+        CHECK_EQ_INT(r->mode, 0751);
+        CHECK_EQ_INT(r->mtime, -5);
+        CHECK_EQ_INT(r->flags, FS_JREC_NAMED | FS_JREC_FOLLOWED);
+        CHECK(r->path_len == 9 && memcmp(r->path, "a\nb c\0/d", 9) == 0);
+    }
+    if (r->type == 'r') {
+        CHECK(r->path_len == 3 && memcmp(r->path, "bin", 3) == 0);
+        CHECK(r->to_len == 7 && memcmp(r->to, "usr/bin", 7) == 0);
+    }
+    return 0;
+}
+
+static void test_journal_format(void)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    struct fs_jrec d = {'d', 0751, 7, FS_JREC_NAMED | FS_JREC_FOLLOWED, -5,
+                        "a\nb c\0/d", 9, NULL, 0};
+    struct fs_jrec d2 = {'d', 0755, 0, 0, 1, "x", 1, NULL, 0};
+    struct fs_jrec r = {'r', 0, 0, 0, 0, "bin", 3, "usr/bin", 7};
+    int n = 0;
+
+    CHECK_EQ_INT(fs_journal_header(&buf, &len, &cap, FS_J_MERGE), 0);
+    CHECK_EQ_INT(fs_journal_record(&buf, &len, &cap, &d), 0);
+    CHECK_EQ_INT(fs_journal_record(&buf, &len, &cap, &d2), 0);
+    CHECK_EQ_INT(fs_journal_record(&buf, &len, &cap, &r), 0);
+    CHECK_EQ_INT(fs_journal_end(&buf, &len, &cap), 0);
+    CHECK_EQ_INT(fs_journal_parse(buf, len, count_rec, &n), FS_J_MERGE);
+    CHECK_EQ_INT(n, 3);
+    /* every truncation is "nothing committed", and calls nothing */
+    for (size_t cut = 0; cut < len; cut++) {
+        n = 0;
+        CHECK_EQ_INT(fs_journal_parse(buf, cut, count_rec, &n), FS_J_NONE);
+        CHECK_EQ_INT(n, 0);
+    }
+    /* a flipped length or trailing bytes: not committed either */
+    char *bad = malloc(len + 1);
+    memcpy(bad, buf, len);
+    bad[len] = 'x';
+    CHECK_EQ_INT(fs_journal_parse(bad, len + 1, NULL, NULL), FS_J_NONE);
+    char *p = strstr(bad, " 9\n");
+    if (p) {
+        p[1] = '8';
+        CHECK_EQ_INT(fs_journal_parse(bad, len, NULL, NULL), FS_J_NONE);
+    }
+    free(bad);
+    free(buf);
+    buf = NULL;
+    len = cap = 0;
+    CHECK_EQ_INT(fs_journal_header(&buf, &len, &cap, FS_J_PUBLISH), 0);
+    CHECK_EQ_INT(fs_journal_end(&buf, &len, &cap), 0);
+    CHECK_EQ_INT(fs_journal_parse(buf, len, NULL, NULL), FS_J_PUBLISH);
+    CHECK_EQ_INT(fs_journal_parse("", 0, NULL, NULL), FS_J_NONE);
+    CHECK_EQ_INT(fs_journal_parse("rzup-journal 2 merge\nend\n", 25, NULL,
+                                  NULL), FS_J_NONE);
+    free(buf);
+}
+
+static void test_recovery_decide(void)
+{
+    /* live: never touched, whatever the journal says */
+    for (int k = FS_J_NONE; k <= FS_J_MERGE; k++)
+        for (int tree = 0; tree < 2; tree++)
+            for (int dest = 0; dest < 2; dest++)
+                CHECK_EQ_INT(fs_recovery_decide(true, k, tree, dest),
+                             FS_REC_LEAVE);
+    /* nothing committed: roll back (remove), whatever else */
+    for (int tree = 0; tree < 2; tree++)
+        for (int dest = 0; dest < 2; dest++)
+            CHECK_EQ_INT(fs_recovery_decide(false, FS_J_NONE, tree, dest),
+                         FS_REC_REMOVE);
+    CHECK_EQ_INT(fs_recovery_decide(false, FS_J_MERGE, true, true),
+                 FS_REC_FINISH_MERGE);
+    CHECK_EQ_INT(fs_recovery_decide(false, FS_J_MERGE, false, true),
+                 FS_REC_REMOVE);        /* all moved: only the rest goes */
+    CHECK_EQ_INT(fs_recovery_decide(false, FS_J_MERGE, true, false),
+                 FS_REC_REMOVE);        /* the destination is gone */
+    CHECK_EQ_INT(fs_recovery_decide(false, FS_J_PUBLISH, true, false),
+                 FS_REC_PUBLISH_TREE);  /* killed between the two renames */
+    CHECK_EQ_INT(fs_recovery_decide(false, FS_J_PUBLISH, true, true),
+                 FS_REC_REMOVE);        /* before them: roll back; after
+                                           the exchange: the old tree */
+    CHECK_EQ_INT(fs_recovery_decide(false, FS_J_PUBLISH, false, true),
+                 FS_REC_REMOVE);
+}
+
+/* The checked walk, forced, against a real tree. */
+static void test_checked_walk(void)
+{
+    struct t t;
+    char p[PATH_MAX];
+
+    setup(&t);
+    make_dest(&t);
+    int rootfd = open(t.dest, O_RDONLY | O_DIRECTORY);
+    CHECK_EQ_INT(mkdir(pathf(p, "%s/sub/deep", t.dest), 0755), 0);
+    CHECK_EQ_INT(symlink("sub", pathf(p, "%s/lnk", t.dest)), 0);
+    CHECK_EQ_INT(symlink("..", pathf(p, "%s/sub/up", t.dest)), 0);
+    CHECK_EQ_INT(symlink("../..", pathf(p, "%s/sub/out", t.dest)), 0);
+    CHECK_EQ_INT(symlink("/etc", pathf(p, "%s/abs", t.dest)), 0);
+    for (int r = FS_RESOLVE_OPENAT2; r <= FS_RESOLVE_WALK; r++) {
+        int fd = fs_open_beneath(r, rootfd, "sub/deep", O_PATH | O_DIRECTORY);
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            close(fd);
+        errno = 0;
+        CHECK_EQ_INT(fs_open_beneath(r, rootfd, "lnk/deep", O_PATH), -1);
+        CHECK_EQ_INT(errno, ELOOP);
+        CHECK_EQ_INT(fs_open_beneath(r, rootfd, "lnk", O_PATH | O_DIRECTORY),
+                     -1);
+        CHECK_EQ_INT(errno, ELOOP);
+        CHECK_EQ_INT(fs_open_beneath(r, rootfd, "sub/../..", O_PATH), -1);
+        CHECK_EQ_INT(errno, EXDEV);
+        CHECK_EQ_INT(fs_open_beneath(r, rootfd, "/etc", O_PATH), -1);
+        CHECK_EQ_INT(errno, EXDEV);
+        CHECK_EQ_INT(fs_open_beneath(r, rootfd, "keep/x", O_PATH), -1);
+        CHECK_EQ_INT(errno, ENOTDIR);
+        fd = fs_open_beneath(r, rootfd, "sub/deep/../deep", O_PATH);
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            close(fd);
+        /* following, beneath */
+        fd = fs_resolve_beneath(r, rootfd, "lnk/up/sub/deep");
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            close(fd);
+        CHECK_EQ_INT(fs_resolve_beneath(r, rootfd, "sub/out"), -1);
+        CHECK_EQ_INT(errno, EXDEV);
+        CHECK_EQ_INT(fs_resolve_beneath(r, rootfd, "abs"), -1);
+        CHECK_EQ_INT(errno, EXDEV);
+    }
+    int why = -1;
+    CHECK_EQ_INT(fs_resolver_probe(rootfd, &why), FS_RESOLVE_OPENAT2);
+    CHECK_EQ_INT(why, 0);
+    close(rootfd);
+    done(&t);
+}
+
+static void test_remap_path(void)
+{
+    struct fs_sink s;
+    struct fs_remap r[2] = {{"bin", "usr/bin"}, {"bin/x", "usr/lib/x"}};
+    char out[PATH_MAX];
+
+    memset(&s, 0, sizeof s);
+    s.remaps = r;
+    s.nremaps = 2;
+    CHECK_EQ_INT(fs_remap_path(&s, "bin", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "usr/bin");
+    CHECK_EQ_INT(fs_remap_path(&s, "bin/sh", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "usr/bin/sh");
+    CHECK_EQ_INT(fs_remap_path(&s, "bin/x/y", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "usr/lib/x/y");
+    CHECK_EQ_INT(fs_remap_path(&s, "binary", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "binary");
+    r[0].to = "";
+    CHECK_EQ_INT(fs_remap_path(&s, "bin/sh", out, sizeof out), 0);
+    CHECK_EQ_STR(out, "sh");
+}
+
 int main(void)
 {
     strcpy(root, "/tmp/test_fs_sink.XXXXXX");
@@ -1250,6 +1528,11 @@ int main(void)
     RUN(test_dest_errors);
     RUN(test_two_sinks);
     RUN(test_no_fd_leak);
+    RUN(test_tree_resolve);
+    RUN(test_journal_format);
+    RUN(test_recovery_decide);
+    RUN(test_checked_walk);
+    RUN(test_remap_path);
     if (check_summary() == 0)
         rm_rf(root);
     else

@@ -24,7 +24,7 @@ import sys
 # ---------------------------------------------------------------- sources
 FORMATS = ['rz_error', 'tar_parser', 'tar_path', 'decoder']
 PIPELINE = ['fs_sink', 'fs_publish', 'handoff', 'http_source', 'fd_source', 'digest', 'list_sink',
-            'extract']
+            'pipeline']
 MAIN = 'pipeline/main'
 
 # Unit tests: tests/NAME.c, linked with the library.

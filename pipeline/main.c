@@ -18,7 +18,7 @@
 
 #include "../formats/tar_parser.h"
 #include "digest.h"
-#include "extract.h"
+#include "pipeline.h"
 
 #define RZ_VERSION "0.1.0"
 #define MAX_HEADERS 64

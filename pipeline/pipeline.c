@@ -2,7 +2,7 @@
  * extract.c: wires the stages of one run together and orders the end of the
  * stream: verify, finish, publish, or abort.
  */
-#include "extract.h"
+#include "pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -24,7 +24,7 @@ import sys
 # ---------------------------------------------------------------- sources
 FORMATS = ['rz_error', 'tar_parser', 'tar_path', 'decoder']
 PIPELINE = ['fs_sink', 'fs_publish', 'handoff', 'http_source', 'fd_source', 'digest', 'list_sink',
-            'pipeline']
+            'pipeline', 'progress', 'manifest', 'installer']
 MAIN = 'pipeline/main'
 
 # Unit tests: tests/NAME.c, linked with the library.
@@ -38,6 +38,11 @@ FUZZ_TARGETS = ['fuzz_tar_parser', 'fuzz_decoder_parser', 'fuzz_pipeline']
 FUZZ_COMMON = 'tests/fuzz/fuzz_common'
 FUZZ_OBJS = ['formats/' + s for s in FORMATS] + ['pipeline/fs_sink',
                                                  'pipeline/fs_publish']
+# fuzz_pipeline drives the real pipeline object (pipeline/pipeline.c),
+# which links the sources too; the fuzzer itself pushes from memory.
+FUZZ_OBJS += ['pipeline/' + s for s in ['pipeline', 'handoff', 'digest',
+                                        'list_sink', 'progress',
+                                        'http_source', 'fd_source']]
 
 
 class Writer:

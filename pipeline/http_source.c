@@ -335,6 +335,8 @@ static int begin_fresh(struct http_transfer *t)
     snprintf(t->validator, sizeof t->validator, "%s", v ? v : "");
     t->total = t->resp.status == 200 ? t->resp.length : -1;
     t->body = BODY_STREAM;
+    if (t->o->on_total && t->total >= 0)
+        t->o->on_total(t->o->notice_ctx, t->total);
     return 0;
 }
 

@@ -158,7 +158,8 @@ def test_verbose_names_arrive_line_by_line(ctx):
     arc = _archive(ctx, files=60, size=2000)
     body = open(arc, 'rb').read()
     url = _drip_url(ctx, body, first=4096, step=4096, pause=0.05)
-    p = subprocess.Popen([ctx.binary, '-v', '-C', ctx.path(), url],
+    # unbuffered: communicate() reads the fd, so nothing may sit in a buffer
+    p = subprocess.Popen([ctx.binary, '-v', '-C', ctx.path(), url], bufsize=0,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         first = p.stdout.readline()
@@ -392,3 +393,44 @@ def test_sha256_url(ctx):
             assert os.path.exists(dest) == (rc == 0)
     finally:
         srv.close()
+
+
+# ----------------------------------------------------------------- package
+
+def test_help_fits_one_screen_and_help_all_has_every_option(ctx):
+    r = ctx.run('--help')
+    lines = r.out.splitlines()
+    assert r.rc == 0 and len(lines) <= 23, len(lines)   # + the prompt: 24
+    assert max(len(l) for l in lines) <= 80
+    assert '--help all' in r.out
+    full = ctx.run('--help', 'all')
+    assert full.rc == 0 and len(full.out.splitlines()) > len(lines)
+    src = open(os.path.join(ctx.top, 'pipeline', 'main.c')).read()
+    opts = re.findall(r'^    \{"([a-z0-9-]+)", (?:no|required)_argument', src,
+                      re.M)
+    assert len(opts) > 30, opts
+    for o in opts:
+        assert '--' + o in full.out, o
+    # and the man page documents each of them
+    man = open(os.path.join(ctx.top, 'docs', 'rzup-extract.1')).read()
+    for o in opts:
+        assert '\\-\\-' + o.replace('-', '\\-') in man, o
+
+
+def test_ninja_install_with_prefix_and_destdir(ctx):
+    if not shutil.which('ninja'):
+        raise Skip('ninja is not installed')
+    dest = ctx.mkdtemp('pkg')
+    env = dict(os.environ, PREFIX='/usr', DESTDIR=dest)
+    p = subprocess.run(['ninja', 'install'], cwd=ctx.top, env=env,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    b = os.path.join(dest, 'usr', 'bin', 'rzup-extract')
+    assert os.access(b, os.X_OK)
+    assert subprocess.run([b, '--version'], capture_output=True).returncode == 0
+    man = os.path.join(dest, 'usr', 'share', 'man', 'man1', 'rzup-extract.1.gz')
+    assert subprocess.run(['gzip', '-t', man]).returncode == 0
+    comp = os.path.join(dest, 'usr', 'share', 'bash-completion', 'completions',
+                        'rzup-extract')
+    assert subprocess.run(['bash', '-n', comp]).returncode == 0
+    assert 'complete -F _rzup_extract rzup-extract' in open(comp).read()

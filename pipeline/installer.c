@@ -116,12 +116,8 @@ static void on_total(void *ctx, int64_t total)
 static void on_warn(void *ctx, const char *msg)
 {
     struct component_run *r = ctx;
-    char line[1024];
-    if (r->in->o->quiet)
-        return;
-    snprintf(line, sizeof line, "rzup-extract: %s: warning: %s",
-             r->in->o->m->components[r->i].name, msg);
-    progress_note(r->in->o->progress, line);
+    if (!r->in->o->quiet)
+        progress_warn(r->in->o->progress, r->i, msg);
 }
 
 static int on_line(void *ctx, const char *name)

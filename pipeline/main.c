@@ -429,11 +429,8 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 static void warn(void *ctx, const char *msg)
 {
     struct cli *c = ctx;
-    char line[1024];
-    if (c->quiet)
-        return;
-    snprintf(line, sizeof line, "rzup-extract: warning: %s", msg);
-    progress_note(c->p, line);
+    if (!c->quiet)
+        progress_warn(c->p, 0, msg);
 }
 
 static void note(void *ctx, const char *msg)

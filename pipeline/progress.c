@@ -366,30 +366,42 @@ static void plain_tick(struct progress *p, struct item *it, double t)
     it->plain_any = true;
 }
 
-static void json_event(struct progress *p, struct item *it, const char *event,
-                       int code, const char *message, double t)
+/* One JSON event line (without newline) into buf. */
+static void json_format(struct item *it, const char *event, int code,
+                        const char *message, double t, char *buf, size_t size)
 {
     char name[2 * PROGRESS_NAME_MAX], msg[2048], total_s[32];
     uint64_t bytes, entries;
     int64_t total;
+    size_t o;
     snapshot(it, &bytes, &total, &entries);
     json_escape(it->name, name, sizeof name);
     if (total >= 0)
         snprintf(total_s, sizeof total_s, "%" PRId64, total);
     else
         snprintf(total_s, sizeof total_s, "null");
-    fprintf(p->err, "{\"event\":\"%s\",\"component\":\"%s\",\"bytes\":%"
-            PRIu64 ",\"total\":%s,\"entries\":%" PRIu64, event, name, bytes,
-            total_s, entries);
-    if (strcmp(event, "done") == 0 || strcmp(event, "error") == 0)
-        fprintf(p->err, ",\"seconds\":%.3f", t - it->t_start);
-    if (strcmp(event, "error") == 0)
-        fprintf(p->err, ",\"code\":%d", code);
-    if (message) {
+    o = (size_t)snprintf(buf, size, "{\"event\":\"%s\",\"component\":\"%s\","
+                         "\"bytes\":%" PRIu64 ",\"total\":%s,\"entries\":%"
+                         PRIu64, event, name, bytes, total_s, entries);
+    if (o < size && (strcmp(event, "done") == 0 || strcmp(event, "error") == 0))
+        o += (size_t)snprintf(buf + o, size - o, ",\"seconds\":%.3f",
+                              t - it->t_start);
+    if (o < size && strcmp(event, "error") == 0)
+        o += (size_t)snprintf(buf + o, size - o, ",\"code\":%d", code);
+    if (o < size && message) {
         json_escape(message, msg, sizeof msg);
-        fprintf(p->err, ",\"message\":\"%s\"", msg);
+        o += (size_t)snprintf(buf + o, size - o, ",\"message\":\"%s\"", msg);
     }
-    fputs("}\n", p->err);
+    if (o < size)
+        snprintf(buf + o, size - o, "}");
+}
+
+static void json_event(struct progress *p, struct item *it, const char *event,
+                       int code, const char *message, double t)
+{
+    char line[4096];
+    json_format(it, event, code, message, t, line, sizeof line);
+    fprintf(p->err, "%s\n", line);
     fflush(p->err);
 }
 
@@ -481,6 +493,20 @@ int progress_line(struct progress *p, const char *line)
 
 void progress_note(struct progress *p, const char *line)
 {
+    enqueue(p, 1, line);
+}
+
+void progress_warn(struct progress *p, size_t i, const char *msg)
+{
+    char line[4096];
+    if (p->mode == PROGRESS_JSON) {
+        json_format(&p->items[i], "warning", 0, msg, now(), line, sizeof line);
+    } else if (p->multi) {
+        snprintf(line, sizeof line, "rzup-extract: %s: warning: %s",
+                 p->items[i].name, msg);
+    } else {
+        snprintf(line, sizeof line, "rzup-extract: warning: %s", msg);
+    }
     enqueue(p, 1, line);
 }
 

@@ -30,7 +30,9 @@
  *                   progress (once a second), retry, done, error),
  *                   "component", "bytes" (raw bytes received), "total"
  *                   (bytes or null), "entries"; error adds "code" (the
- *                   exit code) and "message"; retry adds "message".
+ *                   exit code) and "message"; retry adds "message"; done
+ *                   and error add "seconds".  Warnings come as "warning"
+ *                   events with a "message".
  *   PROGRESS_NONE   nothing but what the caller prints.
  *   PROGRESS_AUTO   resolved by progress_new: BAR when stderr is a TTY,
  *                   else PLAIN.
@@ -113,6 +115,9 @@ void progress_fail(struct progress *p, size_t i, int exit_code,
 int progress_line(struct progress *p, const char *line);
 /* Queue one line for `err` (messages, warnings), in order with the rest. */
 void progress_note(struct progress *p, const char *line);
+/* A warning about item i, queued: a "warning" event in JSON mode, else
+ * "rzup-extract: [NAME: ]warning: MSG". */
+void progress_warn(struct progress *p, size_t i, const char *msg);
 /* The errno of the failed write to `out`, or 0. */
 int progress_out_errno(const struct progress *p);
 

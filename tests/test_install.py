@@ -393,3 +393,49 @@ def test_install_usage_errors(ctx):
     assert r.rc == 2 and 'missing.yaml: No such file' in r.err, r
     assert ctx.run('install', '--jobs', '0', 'a.yaml').rc == 2
     assert ctx.run('install', '-t', 'a.yaml').rc == 2
+
+
+def test_ctrl_c_stops_every_component_and_installs_nothing(ctx):
+    import signal
+    d, comps = _setup(ctx, files=20, size=100000)
+    srv = Served(ctx, d)
+    try:
+        def drip(c, body, stop):
+            for off in range(0, len(body), 8192):
+                if stop.is_set():
+                    return
+                c.sendall(body[off:off + 8192])
+                time.sleep(0.05)
+        over = {n: {'url': srv.c.raw_server(open(c['archive'], 'rb').read(),
+                                            c['size'], drip)}
+                for n, c in comps.items()}
+        root = ctx.mkdtemp('root')
+        m = _manifest(os.path.join(d, 'rzup.yaml'), root,
+                      _entries(srv, comps, **over))
+        p = subprocess.Popen([ctx.binary, 'install', '--progress=json', m],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        # wait until every component has begun writing
+        seen = set()
+        while len(seen) < 3:
+            line = p.stderr.readline()
+            assert line, 'ended early'
+            e = json.loads(line)
+            if e['event'] == 'progress' and e['entries'] > 0:
+                seen.add(e['component'])
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        rest, err = p.communicate(timeout=10)
+        took = time.monotonic() - t0
+        assert p.returncode == 130, (p.returncode, err)
+        assert took < 3, took
+        errors = [json.loads(l) for l in err.splitlines()]
+        assert sorted(e['component'] for e in errors
+                      if e['event'] == 'error') == sorted(comps), errors
+        assert all('interrupted' in e['message'] for e in errors
+                   if e['event'] == 'error'), errors
+        for n in comps:
+            parent = os.path.join(root, 'toolchains', n)
+            assert os.listdir(parent) == [], os.listdir(parent)
+    finally:
+        srv.close()

@@ -435,20 +435,28 @@ static void drain(struct progress *p)
 {
     static char line[LINE_MAX_QUEUED + 2];
     int stream;
-    bool any = false;
+    bool any = false, wrote_out = false;
     while ((stream = queue_pop(p, line, LINE_MAX_QUEUED + 1)) >= 0) {
         if (!any)
             bar_erase(p);
         any = true;
         if (stream == 1) {
+            if (wrote_out && !p->out_errno)
+                fflush(p->out);        /* keep the two streams in order */
+            wrote_out = false;
             fprintf(p->err, "%s\n", line);
             continue;
         }
         if (p->out_errno)
             continue;
-        if (fprintf(p->out, "%s\n", line) < 0 || fflush(p->out) != 0)
+        if (fprintf(p->out, "%s\n", line) < 0)
             p->out_errno = errno ? errno : EIO;
+        wrote_out = true;
     }
+    /* one flush per batch: line by line to a reader, without a write(2)
+     * per name when names come faster than the reader takes them */
+    if (wrote_out && !p->out_errno && fflush(p->out) != 0)
+        p->out_errno = errno ? errno : EIO;
     if (any) {
         fflush(p->err);
         pthread_cond_broadcast(&p->room);
@@ -465,7 +473,7 @@ static int enqueue(struct progress *p, int stream, const char *line)
         rc = -1;
     } else if (!p->running) {
         /* no reporter (not started or stopped): write it here */
-        p->q_used = 0;
+        drain(p);
         fprintf(stream ? p->err : p->out, "%.*s\n", (int)len, line);
     } else {
         while (QUEUE_SIZE - p->q_used < need && !p->quit
@@ -473,6 +481,10 @@ static int enqueue(struct progress *p, int stream, const char *line)
             pthread_cond_wait(&p->room, &p->lock);
         if (stream == 0 && p->out_errno) {
             rc = -1;
+        } else if (QUEUE_SIZE - p->q_used < need) {
+            /* stopping with a full queue: empty it here, then write */
+            drain(p);
+            fprintf(stream ? p->err : p->out, "%.*s\n", (int)len, line);
         } else {
             size_t tail = (p->q_head + p->q_used) % QUEUE_SIZE;
             p->queue[tail] = (char)stream;

@@ -155,21 +155,25 @@ def test_plain_progress_in_a_log(ctx):
 # ----------------------------------------------------------------- -v
 
 def test_verbose_names_arrive_line_by_line(ctx):
-    arc = _archive(ctx, files=60, size=2000)
+    # 60 files of 40 kB: the decoded stream is many of the handoff's
+    # 256 KiB slots, dripped over about 2 s, so names are written (and
+    # must be printed) long before the end
+    arc = _archive(ctx, files=60, size=40000)
     body = open(arc, 'rb').read()
-    url = _drip_url(ctx, body, first=4096, step=4096, pause=0.05)
+    url = _drip_url(ctx, body, first=65536, step=65536, pause=0.05)
     # unbuffered: communicate() reads the fd, so nothing may sit in a buffer
     p = subprocess.Popen([ctx.binary, '-v', '-C', ctx.path(), url], bufsize=0,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         first = p.stdout.readline()
-        running = p.poll() is None
+        t_first = time.monotonic()
         rest, err = p.communicate(timeout=60)
+        t_end = time.monotonic()
     finally:
         if p.poll() is None:
             p.kill()
     assert first == b'pkg/\n', first
-    assert running, 'the first name came only at exit'
+    assert t_end - t_first > 0.5, 'the first name came only at exit'
     assert p.returncode == 0, err
     names = (first + rest).decode().splitlines()
     assert len(names) == 64, names             # 60 files, 4 directories

@@ -27,6 +27,7 @@
 #define PLAIN_GAP 3.0                  /* at most one per 3 s per item */
 #define PLAIN_UNKNOWN_GAP 10.0         /* unknown total: every 10 s */
 #define JSON_PERIOD 1.0
+#define STALL_SHOWN 3.0                /* no byte for 3 s: no ETA guess */
 
 struct item {
     char name[PROGRESS_NAME_MAX];
@@ -38,6 +39,8 @@ struct item {
     bool plain_any;
     double rate, rate_t;
     uint64_t rate_bytes;
+    uint64_t seen_bytes;               /* bytes at the last change */
+    double seen_t;                     /* when they last changed */
     char why[256];
 };
 
@@ -218,6 +221,10 @@ static void fit(char *s, int width)
 
 static void update_rate(struct item *it, uint64_t bytes, double t)
 {
+    if (bytes != it->seen_bytes || it->seen_t == 0) {
+        it->seen_bytes = bytes;
+        it->seen_t = t;
+    }
     if (it->rate_t == 0) {
         it->rate_t = it->t_start;
         it->rate_bytes = 0;
@@ -250,7 +257,9 @@ static void figures(struct item *it, double t, char *buf, size_t size,
         *percent = (int)(bytes >= (uint64_t)total ? 100
                          : bytes * 100 / (uint64_t)total);
         progress_format_bytes((uint64_t)total, tot, sizeof tot);
-        if (it->rate > 0 && bytes < (uint64_t)total) {
+        if (t - it->seen_t > STALL_SHOWN) {
+            snprintf(eta, sizeof eta, "  ETA --:--");
+        } else if (it->rate > 0 && bytes < (uint64_t)total) {
             char d[24];
             format_duration((double)((uint64_t)total - bytes) / it->rate, d,
                             sizeof d);

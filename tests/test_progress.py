@@ -140,7 +140,7 @@ def test_plain_progress_in_a_log(ctx):
     lines = [l for l in r.err.splitlines() if l]
     assert lines, r
     pat = re.compile(r'^rzup-extract: \S+: +(\d+)%  [\d.]+ [KMG]?i?B / '
-                     r'[\d.]+ [KMG]?i?B  [\d.]+ [KMG]?i?B/s(  ETA \d+:\d\d)?'
+                     r'[\d.]+ [KMG]?i?B  [\d.]+ [KMG]?i?B/s(  ETA (\d+:)?\d+:\d\d|  ETA --:--)?'
                      r'  \d+ entries$')
     steps = [int(pat.match(l).group(1)) for l in lines[:-1]]
     assert steps and steps == sorted(steps), lines
@@ -216,7 +216,8 @@ class Tmux:
 
 
 BAR = re.compile(r'\[[#-]{20}\] +(\d+)%  [\d.]+ [KMG]?i?B / [\d.]+ [KMG]?i?B'
-                 r'  [\d.]+ [KMG]?i?B/s(  ETA \d+:\d\d)?  \d+ entries')
+                 r'  [\d.]+ [KMG]?i?B/s(  ETA (\d+:)?\d+:\d\d|  ETA --:--)?'
+                 r'  \d+ entries')
 
 
 def test_tty_bar_single_run(ctx):

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -607,6 +608,22 @@ static int collect(void *ctx, const uint8_t *buf, size_t len)
     return 0;
 }
 
+/* "scheme://host:port" of a URL: its length (up to the path). */
+static size_t origin_len(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return 0;
+    p += 3;
+    return (size_t)(p - url) + strcspn(p, "/?#");
+}
+
+static bool same_origin(const char *a, const char *b)
+{
+    size_t la = origin_len(a), lb = origin_len(b);
+    return la > 0 && la == lb && strncasecmp(a, b, la) == 0;
+}
+
 static int fetch_sha256(struct cli *c, struct rz_error *err)
 {
     struct fetched *f = calloc(1, sizeof *f);
@@ -622,6 +639,11 @@ static int fetch_sha256(struct cli *c, struct rz_error *err)
     want[strcspn(want, "?#")] = '\0';
     f->err = err;
     h.url = c->sha256_url;
+    /* -H headers are for the archive's origin: never sent elsewhere */
+    if (!same_origin(c->sha256_url, c->o.source)) {
+        h.headers = NULL;
+        h.n_headers = 0;
+    }
     h.on_total = NULL;
     h.stats = NULL;
     rc = http_source_run(&h, collect, f, &stop_signal, err);

@@ -396,6 +396,21 @@ def test_sha256_url(ctx):
             r = ctx.run('--sha256-url', srv.url(digest_file), '-C', dest, url)
             assert r.rc == rc and words in r.err, (digest_file, r)
             assert os.path.exists(dest) == (rc == 0)
+        # -H goes to the digest file only on the archive's own origin
+        # (/private/ wants X-Token: sesame)
+        tok = ('-H', 'X-Token: sesame')
+        priv = srv.url('private/' + name)
+        r = ctx.run(*tok, '--sha256-url', priv + '.sha256', '-C', ctx.path(),
+                    priv)
+        assert r.rc == 0, r
+        other = harness.Context(ctx.top, ctx.builddir, ctx.binary, d)
+        try:
+            r = ctx.run(*tok, '--sha256-url',
+                        other.url('private/' + name + '.sha256'),
+                        '-C', ctx.path(), priv)
+            assert r.rc == 3 and 'HTTP 403' in r.err, r
+        finally:
+            other.close()
     finally:
         srv.close()
 

@@ -741,8 +741,11 @@ int main(int argc, char **argv)
     if ((rc = parse_args(&c, argc, argv)) >= 0)
         return rc;
     if (c.install && (c.o.n_include || c.o.n_exclude || c.sha256_url
-                      || c.o.have_sha256))
-        return usage_error("install: --include, --exclude and --sha256 "
+                      || c.o.have_sha256 || c.o.http.n_headers
+                      || strcmp(c.o.sink.dest, ".") != 0
+                      || c.o.sink.strip_components))
+        return usage_error("install: -C, --strip-components, -H, --sha256, "
+                           "--include and --exclude are per component: they "
                            "belong in the manifest%s", "");
     if (c.o.http.insecure && !c.quiet)
         fputs("rzup-extract: warning: --insecure: the server's TLS "

@@ -393,6 +393,10 @@ def test_install_usage_errors(ctx):
     assert r.rc == 2 and 'missing.yaml: No such file' in r.err, r
     assert ctx.run('install', '--jobs', '0', 'a.yaml').rc == 2
     assert ctx.run('install', '-t', 'a.yaml').rc == 2
+    for opt in (('-C', '/tmp'), ('-H', 'A: b'), ('--sha256', 'a' * 64),
+                ('--strip-components', '1'), ('--include', 'x')):
+        r = ctx.run('install', *opt, 'a.yaml')
+        assert r.rc == 2 and 'belong in the manifest' in r.err, (opt, r)
 
 
 def test_ctrl_c_stops_every_component_and_installs_nothing(ctx):

@@ -206,6 +206,27 @@ static int term_width(FILE *f)
     return 80;
 }
 
+static int term_rows(FILE *f)
+{
+    struct winsize ws;
+    if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_row >= 4)
+        return ws.ws_row;
+    return 24;
+}
+
+/*
+ * Which items get a line: all of them when they fit in the terminal less
+ * two rows (the cursor can only go back up over lines still on screen);
+ * else the running ones first, and one line counting the others.
+ */
+static bool shown(const struct progress *p, const struct item *it,
+                  bool crowded)
+{
+    if (!p->multi)
+        return it->state == PROGRESS_RUNNING;
+    return !crowded || it->state == PROGRESS_RUNNING;
+}
+
 /* Cut `s` to `width` columns without splitting a UTF-8 sequence (one
  * column per character: close enough for names). */
 static void fit(char *s, int width)
@@ -332,13 +353,28 @@ static void bar_erase(struct progress *p)
 static void bar_draw(struct progress *p, double t)
 {
     char line[512];
-    int width = term_width(p->err);
+    int width = term_width(p->err), room = term_rows(p->err) - 2;
+    bool crowded = p->multi && p->n > (size_t)room;
+    size_t counts[5] = {0};
     bar_erase(p);
     for (size_t i = 0; i < p->n; i++) {
         struct item *it = &p->items[i];
-        if (!p->multi && it->state != PROGRESS_RUNNING)
+        if (!shown(p, it, crowded) || (crowded && p->drawn >= room - 1)) {
+            counts[it->state]++;
             continue;
+        }
         bar_line(p, it, t, line, sizeof line, width);
+        fprintf(p->err, "%s%s", p->drawn ? "\n" : "", line);
+        p->drawn++;
+    }
+    if (crowded) {
+        snprintf(line, sizeof line, "(and %zu more: %zu waiting, %zu done, "
+                 "%zu up to date, %zu failed)", counts[PROGRESS_WAITING]
+                 + counts[PROGRESS_DONE] + counts[PROGRESS_SKIPPED]
+                 + counts[PROGRESS_FAILED] + counts[PROGRESS_RUNNING],
+                 counts[PROGRESS_WAITING], counts[PROGRESS_DONE],
+                 counts[PROGRESS_SKIPPED], counts[PROGRESS_FAILED]);
+        fit(line, width - 1);
         fprintf(p->err, "%s%s", p->drawn ? "\n" : "", line);
         p->drawn++;
     }

@@ -197,9 +197,11 @@ class Tmux:
                         '-y', str(self.rows), 'sh', '-c',
                         cmd + '; echo "EXIT=$?"; sleep 60'], check=True)
 
-    def screen(self):
+    def screen(self, history=False):
+        """What the pane shows (with history: and what scrolled off)."""
         return subprocess.run(['tmux', '-L', self.sock, 'capture-pane', '-p',
-                               '-J'], capture_output=True, text=True).stdout
+                               '-J'] + (['-S', '-'] if history else []),
+                              capture_output=True, text=True).stdout
 
     def wait_for(self, pred, timeout=30):
         t0 = time.monotonic()
@@ -454,3 +456,37 @@ def test_ninja_install_with_prefix_and_destdir(ctx):
                         'rzup-extract')
     assert subprocess.run(['bash', '-n', comp]).returncode == 0
     assert 'complete -F _rzup_extract rzup-extract' in open(comp).read()
+
+
+def test_tty_bar_more_components_than_rows(ctx):
+    d = ctx.mkdtemp('srv')
+    arc = _archive(ctx, name='c', files=10, size=30000)
+    body = open(arc, 'rb').read()
+    sha = hashlib.sha256(body).hexdigest()
+    root = ctx.mkdtemp('root')
+    m = os.path.join(d, 'm.yaml')
+    with open(m, 'w') as f:
+        f.write('root: %s\njobs: 3\ncomponents:\n' % root)
+        for i in range(12):
+            url = _drip_url(ctx, body, step=len(body) // 20, pause=0.08)
+            f.write('  - name: comp%02d\n    url: %s\n    sha256: %s\n'
+                    '    dest: c%02d\n' % (i, url, sha, i))
+    t = Tmux(ctx, cols=100, rows=10)
+    try:
+        t.run('%s install %s' % (ctx.binary, m))
+        mid = t.wait_for(lambda s: BAR.search(s) and '(and ' in s)
+        lines = [l for l in mid.splitlines() if l.strip()]
+        assert len(lines) <= 8, mid
+        names = [l.split()[0] for l in lines if l.startswith('comp')]
+        assert len(names) == len(set(names)) and 1 <= len(names) <= 3, mid
+        more = [l for l in lines if l.startswith('(and ')][0]
+        assert re.match(r'\(and \d+ more: \d+ waiting, \d+ done, 0 up to '
+                        r'date, 0 failed\)', more), more
+        t.wait_for(lambda s: 'EXIT=' in s)
+        end = t.screen(history=True)
+        assert 'EXIT=0' in end and '12 installed' in end, end
+        # nothing drawn over: each component's summary line is intact
+        for i in range(12):
+            assert re.search(r'^  comp%02d +installed: ' % i, end, re.M), end
+    finally:
+        t.close()

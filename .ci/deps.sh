@@ -10,3 +10,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential ninja-build pkg-config python3 ca-certificates \
     libcurl4-openssl-dev zlib1g-dev libssl-dev libyaml-dev libtar-dev \
     curl openssl nginx-light libarchive-tools tar gzip time >/dev/null
+# tests/test_progress.py reads the progress bar back from a real terminal
+$SUDO apt-get install -y -qq --no-install-recommends tmux >/dev/null

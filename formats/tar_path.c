@@ -47,9 +47,11 @@ static int refuse(struct rz_error *err, enum rz_code code, const char *in,
                         "%s", why);
 }
 
-/* Checks every rule that concerns the whole name; counts real components. */
+/* Checks every rule that concerns the whole name; counts real components.
+ * A ".." among the first `strip` components is stripped, not refused:
+ * --strip-components applies before the name rules, as in GNU tar. */
 static int check_name(const char *in, size_t len, uint64_t offset,
-                      size_t *ncomp, struct rz_error *err)
+                      unsigned strip, size_t *ncomp, struct rz_error *err)
 {
     const char *c;
     size_t n, pos = 0, count = 0;
@@ -63,7 +65,7 @@ static int check_name(const char *in, size_t len, uint64_t offset,
         return rz_error_set(err, RZ_E_POL_NAME_TOO_LONG, 0, RZ_OFF_ARCHIVE,
                             offset, in, len, "name of %zu bytes", len);
     while (next_component(in, len, &pos, &c, &n)) {
-        if (is_dotdot(c, n))
+        if (is_dotdot(c, n) && count >= strip)
             return refuse(err, RZ_E_POL_DOTDOT, in, len, offset,
                           "'..' component");
         if (n > TAR_NAME_MAX)
@@ -90,7 +92,7 @@ int tar_path_normalize(const char *in, size_t len, unsigned strip,
     *out_len = 0;
     if (out_size > 0)
         out[0] = '\0';
-    if (check_name(in, len, offset, &ncomp, err) < 0)
+    if (check_name(in, len, offset, strip, &ncomp, err) < 0)
         return -1;
     if (ncomp == 0)
         return strip == 0 ? TAR_PATH_ROOT : TAR_PATH_SKIP;

@@ -6,7 +6,9 @@
  * created beneath the destination:
  *   - leading '/' are removed (*had_slash set so the caller warns once);
  *   - empty components ("a//b") and "." components are dropped;
- *   - a ".." component anywhere is refused (RZ_E_POL_DOTDOT);
+ *   - a ".." component anywhere is refused (RZ_E_POL_DOTDOT), except among
+ *     the first `strip` components, which are removed (--strip-components
+ *     applies before the policy's checks, as in GNU tar);
  *   - a NUL byte inside, or an empty name, is refused;
  *   - over 4096 bytes, a component over 255 bytes, or more than 1024
  *     components is refused (RZ_E_POL_NAME_TOO_LONG);

@@ -46,6 +46,23 @@ struct sha256_tap {
  */
 int sha256_parse_hex(const char *hex, uint8_t out[32], struct rz_error *err);
 
+/*
+ * The forms people paste: 64 hex digits, "sha256:HEX" (as OCI digests are
+ * written), or a line of sha256sum output ("HEX  name" or "HEX *name");
+ * surrounding whitespace is ignored.  -1 with RZ_E_DIGEST_FORMAT otherwise
+ * (another algorithm's prefix is named).
+ */
+int sha256_parse_digest(const char *s, uint8_t out[32], struct rz_error *err);
+
+/*
+ * A .sha256 file as rustup and others publish beside an archive: lines of
+ * "HEX  name" (or bare HEX).  The line whose name's last component is
+ * `want` wins; failing that, a file of exactly one digest line is taken
+ * whatever its name.  -1 with RZ_E_DIGEST_FORMAT saying why not.
+ */
+int sha256_parse_sum_file(const char *text, size_t len, const char *want,
+                          uint8_t out[32], struct rz_error *err);
+
 /* Write 64 lower-case hex digits and a NUL into `hex`. */
 void sha256_to_hex(const uint8_t digest[32], char hex[65]);
 

@@ -517,10 +517,15 @@ static int check_entry(struct fs_sink *s, const struct tar_entry *e)
 static void print_name(const struct fs_sink *s, bool root)
 {
     char esc[4 * TAR_PATH_MAX + 8];
+    size_t n;
 
-    rz_escape(s->path, s->path_len, esc, sizeof esc);
-    printf("%s%s\n", root ? "./" : esc,
-           !root && s->cur->type == TAR_DIR ? "/" : "");
+    if (!s->o.on_entry)
+        return;
+    n = root ? (size_t)snprintf(esc, sizeof esc, "./")
+             : rz_escape(s->path, s->path_len, esc, sizeof esc - 1);
+    if (!root && s->cur->type == TAR_DIR && n + 1 < sizeof esc)
+        esc[n++] = '/', esc[n] = '\0';
+    s->o.on_entry(s->o.entry_ctx, esc);
 }
 
 /* Normalises the hardlink target; 1 means "skip this entry".  A refused

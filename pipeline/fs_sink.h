@@ -62,8 +62,9 @@
  *                    nanoseconds) are set as soon as it is complete.  Limits
  *                    are checked against declared sizes at entry begin and
  *                    against the bytes as they arrive.  With verbose > 0 each
- *                    extracted name (normalised, escaped) is printed to
- *                    stdout.
+ *                    extracted name (normalised, escaped, "/" after a
+ *                    directory) goes to on_entry, on the calling thread;
+ *                    the sink itself never prints.
  *   fs_sink_finish   after the parser (and the digest) succeeded: checks every
  *                    symlink against the real staging tree (no chain escapes
  *                    such as cur -> ., par -> cur/..: RZ_E_POL_SYMLINK_OUTSIDE;
@@ -135,7 +136,7 @@ struct fs_sink_options {
     const char *dest;           /* destination directory path */
     unsigned strip_components;
     unsigned flags;             /* FS_SINK_* */
-    int verbose;                /* >0: print each entry name to stdout, as tar -v */
+    int verbose;                /* >0: each entry name to on_entry, as tar -v */
     uint64_t max_size;          /* 0 = unlimited: total bytes of file data */
     uint64_t max_entries;       /* 0 = unlimited */
     uint64_t max_file_size;     /* 0 = unlimited */
@@ -146,6 +147,9 @@ struct fs_sink_options {
      * a rename fallback, staging recovered from a killed run); may be
      * NULL.  Shares warn_ctx. */
     void (*note)(void *warn_ctx, const char *msg);
+    /* With verbose > 0, called with each extracted name; may be NULL. */
+    void (*on_entry)(void *entry_ctx, const char *name);
+    void *entry_ctx;
 };
 
 struct fs_sink;   /* private; allocated by fs_sink_new */

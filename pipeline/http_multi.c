@@ -207,6 +207,8 @@ static int judge_probe(struct slot *s)
         return -1;
     }
     m->total = (uint64_t)m->stream.total;
+    if (m->o->on_total)
+        m->o->on_total(m->o->notice_ctx, m->stream.total);
     m->chunks = (m->total + m->chunk_size - 1) / m->chunk_size;
     s->len = m->total < m->chunk_size ? (size_t)m->total : m->chunk_size;
     if (!(m->final_url = strdup(s->url)))

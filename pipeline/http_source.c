@@ -231,8 +231,11 @@ static int response_begin(struct http_transfer *t)
     case HTTP_BODY_STREAM:
         break;
     }
-    if (t->resume_from == 0)
+    if (t->resume_from == 0) {
         http_policy_stream_begin(&t->resp, &t->stream);
+        if (t->o->on_total && t->stream.total >= 0)
+            t->o->on_total(t->o->notice_ctx, t->stream.total);
+    }
     t->skip = d.skip;
     t->body = BODY_STREAM;
     return 0;

@@ -6,10 +6,11 @@
 #include <string.h>
 #include <time.h>
 
-void list_sink_init(struct list_sink *l, FILE *out, int verbose,
-                    struct rz_error *err)
+void list_sink_init(struct list_sink *l, list_emit_fn emit, void *emit_ctx,
+                    int verbose, struct rz_error *err)
 {
-    l->out = out;
+    l->emit = emit;
+    l->emit_ctx = emit_ctx;
     l->verbose = verbose;
     l->err = err;
     l->entries = 0;
@@ -42,8 +43,8 @@ static void mode_string(const struct tar_entry *e, char s[11])
     s[10] = '\0';
 }
 
-static void print_verbose(struct list_sink *l, const struct tar_entry *e,
-                          const char *name)
+static size_t print_verbose(char *out, size_t size, const struct tar_entry *e,
+                           const char *name)
 {
     char mode[11], date[32], owner[160];
     char uname[64], gname[64];
@@ -61,31 +62,34 @@ static void print_verbose(struct list_sink *l, const struct tar_entry *e,
                  gname[0] ? gname : "?");
     else
         snprintf(owner, sizeof owner, "%" PRIu64 "/%" PRIu64, e->uid, e->gid);
-    fprintf(l->out, "%s %s %10" PRIu64 " %s %s", mode, owner,
-            e->type == TAR_REG ? e->size : 0, date, name);
+    int n = snprintf(out, size, "%s %s %10" PRIu64 " %s %s", mode, owner,
+                     e->type == TAR_REG ? e->size : 0, date, name);
+    return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
 static int list_begin(void *ctx, const struct tar_entry *e)
 {
     struct list_sink *l = ctx;
-    char name[8192], link[8192];
+    char name[8192], link[8192], line[2 * 8192 + 256];
+    int werr = 0;
     rz_escape(e->path, e->path_len, name, sizeof name);
     if (l->verbose) {
-        print_verbose(l, e, name);
+        size_t n = print_verbose(line, sizeof line, e, name);
         if (e->type == TAR_SYMLINK || e->type == TAR_HARDLINK) {
             rz_escape(e->linkpath, e->linkpath_len, link, sizeof link);
-            fprintf(l->out, " %s %s", e->type == TAR_SYMLINK ? "->" : "link to",
-                    link);
+            snprintf(line + n, sizeof line - n, " %s %s",
+                     e->type == TAR_SYMLINK ? "->" : "link to", link);
         }
-        fputc('\n', l->out);
     } else {
-        fprintf(l->out, "%s\n", name);
+        snprintf(line, sizeof line, "%s", name);
     }
+    if (l->emit)
+        werr = l->emit(l->emit_ctx, line);
     l->entries++;
     if (e->type == TAR_REG)
         l->bytes += e->size;
-    if (ferror(l->out))
-        return rz_error_set(l->err, RZ_E_IO_WRITE, errno, RZ_OFF_ARCHIVE,
+    if (werr)
+        return rz_error_set(l->err, RZ_E_IO_WRITE, werr, RZ_OFF_ARCHIVE,
                             e->offset, e->path, e->path_len,
                             "writing the listing");
     return 0;

@@ -1,8 +1,13 @@
 /*
  * main.c: the rzup-extract command line.  Parses options into a struct
- * extract_options, installs the signal handlers that turn SIGINT, SIGTERM,
+ * pipeline_options, installs the signal handlers that turn SIGINT, SIGTERM,
  * SIGHUP and SIGPIPE into a clean stop (staging removed, destination as it
- * was), runs the pipeline and maps the error to an exit code.
+ * was), runs the pipeline (or, for `install MANIFEST`, the installer) and
+ * maps the error to an exit code.  Everything printed while a pipeline
+ * runs goes through the progress reporter (pipeline/progress.h).
+ *
+ * Adding an option: an OPT_ value, a long_opts line, a case in one of the
+ * parse_* switches, and a line in usage() (or full_usage()).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -12,16 +17,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../formats/tar_parser.h"
 #include "digest.h"
-#include "extract.h"
+#include "installer.h"
+#include "manifest.h"
+#include "pipeline.h"
+#include "progress.h"
 
 #define RZ_VERSION "0.1.0"
 #define MAX_HEADERS 64
+#define MAX_PATTERNS 256
 
 static volatile sig_atomic_t stop_signal;
 
@@ -56,23 +67,79 @@ static void install_signals(void)
         sigaction(sigs[i], &sa, NULL);
 }
 
+/* The common options: one 80x24 screen. */
 static void usage(FILE *f)
 {
     fputs(
 "Usage: rzup-extract [OPTIONS] [SOURCE]\n"
+"       rzup-extract install [OPTIONS] MANIFEST.yaml\n"
+"Download a .tar.gz or .tar and extract it while it downloads.  SOURCE is a\n"
+"URL, a path, or - (stdin, the default when it is not a terminal).  Nothing\n"
+"appears in DIR until the whole archive was received, decoded and verified.\n"
+"\n"
+"  -C, --directory DIR        extract into DIR (default: .)\n"
+"      --strip-components N   drop N leading path components from names\n"
+"      --sha256 DIGEST        expected SHA-256 (HEX, sha256:HEX or a line of\n"
+"                             sha256sum output); checked before publishing\n"
+"      --sha256-url URL       fetch the expected SHA-256 from a .sha256 file\n"
+"  -t, --list                 list the entries (-tv: with modes and sizes)\n"
+"  -v, --verbose              print each entry as it is written\n"
+"      --include/--exclude GLOB  extract only / skip matching entries\n"
+"      --progress MODE        auto, bar, plain, json or none (default auto)\n"
+"  -H, --header 'Name: value' extra HTTP request header (repeatable)\n"
+"      --replace              replace DIR atomically instead of merging\n"
+"  -j, --jobs N               install: components at once (default: all)\n"
+"  -q, --quiet                print errors only\n"
+"  -h, --help                 this help; --help all: every option\n"
+"\n"
+"Exit: 0 ok, 2 usage, 3 network, 4 integrity, 5 malformed archive, 6 refused\n"
+"by the safety policy, 7 local I/O, 128+N signal N.  See rzup-extract(1).\n",
+        f);
+}
+
+/* Every option. */
+static void full_usage(FILE *f)
+{
+    fputs(
+"Usage: rzup-extract [OPTIONS] [SOURCE]\n"
+"       rzup-extract install [OPTIONS] MANIFEST.yaml\n"
 "Download a .tar.gz or .tar and extract it while it downloads.\n"
 "SOURCE is an http://, https:// or file:// URL, a path, or - (standard input;\n"
 "the default when standard input is not a terminal).  Nothing appears in the\n"
 "destination until the whole archive was received, decoded and verified.\n"
+"install reads a YAML manifest of components (name, url, sha256, dest) and\n"
+"installs them in parallel, each atomically; see rzup-extract(1).\n"
 "\n"
+"Extraction:\n"
 "  -C, --directory DIR        extract into DIR (default: .); created if absent\n"
 "      --strip-components N   drop N leading path components from names\n"
-"  -t, --list                 list the entries; write nothing\n"
+"                             (before the safety checks)\n"
+"  -t, --list                 list the entries; write nothing (-tv: details)\n"
 "  -v, --verbose              print each entry (twice: details / curl trace)\n"
 "  -q, --quiet                print errors only\n"
-"      --sha256 HEX           expected SHA-256 of the download; checked before\n"
-"                             anything is published\n"
-"  -H, --header 'Name: value' extra HTTP request header (repeatable)\n"
+"      --include GLOB         extract only entries matching GLOB (repeatable;\n"
+"                             a directory brings its contents)\n"
+"      --exclude GLOB         skip entries matching GLOB at any depth\n"
+"      --wildcards            accepted for tar compatibility (always on)\n"
+"      --replace              replace DIR atomically instead of merging into it\n"
+"      --allow-outside-symlinks  keep symlinks that point outside DIR\n"
+"      --no-strict-trailer    ignore data after the end-of-archive blocks\n"
+"      --same-owner           keep archive owners (root only)\n"
+"      --keep-special-files   create devices and FIFOs (root only)\n"
+"\n"
+"Integrity and limits:\n"
+"      --sha256 DIGEST        expected SHA-256 of the download: 64 hex digits,\n"
+"                             sha256:HEX, or a pasted sha256sum line\n"
+"      --sha256-url URL       fetch the expected SHA-256 from URL (a .sha256\n"
+"                             file as rustup publishes: 'HEX  name' lines)\n"
+"      --max-size BYTES       refuse archives with more file data than this\n"
+"      --max-entries N        refuse archives with more entries than this\n"
+"      --max-file-size BYTES  refuse any file larger than this\n"
+"      --max-ratio R          refuse compression ratios above R:1 (bombs)\n"
+"\n"
+"Network:\n"
+"  -H, --header 'Name: value' extra HTTP request header (repeatable; sent only\n"
+"                             to the URL's own origin)\n"
 "      --cacert FILE          trust the CA certificates in FILE\n"
 "  -k, --insecure             do not verify the server's TLS certificate\n"
 "      --netrc                read credentials from ~/.netrc\n"
@@ -90,16 +157,15 @@ static void usage(FILE *f)
 "                             for the download is at most N x BYTES\n"
 "      --allow-downgrade      follow https:// -> http:// redirects (sending no\n"
 "                             -H headers or netrc credentials there)\n"
-"      --replace              replace DIR atomically instead of merging into it\n"
-"      --allow-outside-symlinks  keep symlinks that point outside DIR\n"
-"      --no-strict-trailer    ignore data after the end-of-archive blocks\n"
-"      --same-owner           keep archive owners (root only)\n"
-"      --keep-special-files   create devices and FIFOs (root only)\n"
-"      --max-size BYTES       refuse archives with more file data than this\n"
-"      --max-entries N        refuse archives with more entries than this\n"
-"      --max-file-size BYTES  refuse any file larger than this\n"
-"      --max-ratio R          refuse compression ratios above R:1 (bombs)\n"
-"  -h, --help                 show this help\n"
+"\n"
+"Display and installer:\n"
+"      --progress MODE        auto (a bar on a terminal, plain lines in a log),\n"
+"                             bar, plain, json (one object per line on\n"
+"                             stderr) or none\n"
+"  -j, --jobs N               install: at most N components at once (default:\n"
+"                             the manifest's jobs, else all)\n"
+"      --force                install: ignore receipts, install everything\n"
+"  -h, --help [all]           show the common options [or all of them]\n"
 "  -V, --version              show the version\n"
 "\n"
 "Sizes take K, M, G or T suffixes (powers of 1024).\n"
@@ -117,6 +183,8 @@ enum {
     OPT_MAX_RATIO, OPT_STALL_TIMEOUT, OPT_RETRIES, OPT_RETRY_DELAY,
     OPT_RETRY_MAX_TIME,
     OPT_CONNECTIONS, OPT_CHUNK_SIZE, OPT_ALLOW_DOWNGRADE,
+    OPT_PROGRESS, OPT_INCLUDE, OPT_EXCLUDE, OPT_WILDCARDS, OPT_SHA256_URL,
+    OPT_FORCE, OPT_HELP_ALL,
 };
 
 static const struct option long_opts[] = {
@@ -147,6 +215,13 @@ static const struct option long_opts[] = {
     {"max-entries", required_argument, NULL, OPT_MAX_ENTRIES},
     {"max-file-size", required_argument, NULL, OPT_MAX_FILE_SIZE},
     {"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"include", required_argument, NULL, OPT_INCLUDE},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"wildcards", no_argument, NULL, OPT_WILDCARDS},
+    {"sha256-url", required_argument, NULL, OPT_SHA256_URL},
+    {"jobs", required_argument, NULL, 'j'},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -193,10 +268,19 @@ static int parse_ms(const char *s, long max_seconds, long *ms)
 }
 
 struct cli {
-    struct extract_options o;
+    struct pipeline_options o;
     const char *headers[MAX_HEADERS];
+    const char *include[MAX_PATTERNS];
+    const char *exclude[MAX_PATTERNS];
     struct http_source_stats net;
     bool quiet;
+    bool install;                  /* `rzup-extract install MANIFEST` */
+    bool full_help;
+    enum progress_mode progress;
+    unsigned jobs;
+    bool force;
+    const char *sha256_url;
+    struct progress *p;
 };
 
 static int bad_value(const char *opt, const char *val)
@@ -207,7 +291,7 @@ static int bad_value(const char *opt, const char *val)
 }
 
 /* Extraction, limits, help; -1 to go on, or an exit code. */
-static int parse_other_option(struct extract_options *o, int opt,
+static int parse_other_option(struct pipeline_options *o, int opt,
                              const char *arg)
 {
     switch (opt) {
@@ -233,6 +317,7 @@ static int parse_other_option(struct extract_options *o, int opt,
             return bad_value("--max-ratio", arg);
         break;
     case 'h': usage(stdout); return RZ_EXIT_OK;
+    case OPT_HELP_ALL: full_usage(stdout); return RZ_EXIT_OK;
     case 'V':
         printf("rzup-extract %s (%s)\n", RZ_VERSION, curl_version());
         return RZ_EXIT_OK;
@@ -244,7 +329,7 @@ static int parse_other_option(struct extract_options *o, int opt,
 }
 
 /* Retry and timeout options; -1 to go on, or an exit code. */
-static int parse_network_option(struct extract_options *o, int opt,
+static int parse_network_option(struct pipeline_options *o, int opt,
                                 const char *arg)
 {
     uint64_t v;
@@ -286,10 +371,43 @@ static int parse_network_option(struct extract_options *o, int opt,
     return -1;
 }
 
+/* Progress, filters, the installer; -1 to go on, or an exit code. */
+static int parse_display_option(struct cli *c, int opt, const char *arg)
+{
+    uint64_t v;
+    switch (opt) {
+    case OPT_PROGRESS:
+        if (progress_mode_parse(arg, &c->progress) < 0)
+            return bad_value("--progress (auto, bar, plain, json, none)", arg);
+        break;
+    case OPT_INCLUDE:
+        if (c->o.n_include == MAX_PATTERNS)
+            return bad_value("--include (at most 256)", arg);
+        c->include[c->o.n_include++] = arg;
+        break;
+    case OPT_EXCLUDE:
+        if (c->o.n_exclude == MAX_PATTERNS)
+            return bad_value("--exclude (at most 256)", arg);
+        c->exclude[c->o.n_exclude++] = arg;
+        break;
+    case OPT_WILDCARDS: break;
+    case OPT_SHA256_URL: c->sha256_url = arg; break;
+    case 'j':
+        if (parse_size(arg, &v, false) < 0 || v < 1 || v > 64)
+            return bad_value("--jobs (1 to 64)", arg);
+        c->jobs = (unsigned)v;
+        break;
+    case OPT_FORCE: c->force = true; break;
+    default:
+        return parse_network_option(&c->o, opt, arg);
+    }
+    return -1;
+}
+
 /* Returns -1 to go on, or an exit code. */
 static int parse_option(struct cli *c, int opt, const char *arg)
 {
-    struct extract_options *o = &c->o;
+    struct pipeline_options *o = &c->o;
     uint64_t v;
     struct rz_error err;
     switch (opt) {
@@ -304,8 +422,11 @@ static int parse_option(struct cli *c, int opt, const char *arg)
     case 'q': c->quiet = true; break;
     case OPT_SHA256:
         rz_error_clear(&err);
-        if (sha256_parse_hex(arg, o->sha256, &err) < 0)
-            return bad_value("--sha256 (64 hex digits)", arg);
+        if (sha256_parse_digest(arg, o->sha256, &err) < 0) {
+            fprintf(stderr, "rzup-extract: %s\n", err.detail);
+            return bad_value("--sha256 (64 hex digits, sha256:HEX or a "
+                             "sha256sum line)", arg);
+        }
         o->have_sha256 = true;
         break;
     case 'H':
@@ -322,23 +443,46 @@ static int parse_option(struct cli *c, int opt, const char *arg)
         o->http.connect_timeout = (long)v;
         break;
     default:
-        return parse_network_option(o, opt, arg);
+        return parse_display_option(c, opt, arg);
     }
     return -1;
 }
 
+/* Everything printed while the pipeline runs goes through c->p. */
 static void warn(void *ctx, const char *msg)
 {
-    const struct cli *c = ctx;
+    struct cli *c = ctx;
     if (!c->quiet)
-        fprintf(stderr, "rzup-extract: warning: %s\n", msg);
+        progress_warn(c->p, 0, msg);
 }
 
 static void note(void *ctx, const char *msg)
 {
-    const struct cli *c = ctx;
-    if (!c->quiet)
-        fprintf(stderr, "rzup-extract: %s\n", msg);
+    struct cli *c = ctx;
+    if (!c->quiet || progress_get_mode(c->p) == PROGRESS_JSON)
+        progress_retry(c->p, 0, msg);
+}
+
+static void on_total(void *ctx, int64_t total)
+{
+    struct cli *c = ctx;
+    atomic_store(&progress_item_counters(c->p, 0)->total, total);
+}
+
+/*
+ * A single run whose stdout reader went away stops as tar would on
+ * SIGPIPE (exit 141).  The reporter's thread, which wrote, blocks signals,
+ * so the broken pipe arrives here as EPIPE and is turned into the signal's
+ * stop.  (The installer ignores SIGPIPE: one pipeline's EPIPE is its own.)
+ */
+static int on_line(void *ctx, const char *line)
+{
+    struct cli *c = ctx;
+    if (progress_line(c->p, line) == 0)
+        return 0;
+    if (progress_out_errno(c->p) == EPIPE && !stop_signal)
+        stop_signal = SIGPIPE;
+    return progress_out_errno(c->p);
 }
 
 static void set_defaults(struct cli *c)
@@ -351,41 +495,73 @@ static void set_defaults(struct cli *c)
     h->connections = HTTP_MULTI_DEFAULT;
     h->notice = note;
     h->notice_ctx = c;
+    h->on_total = on_total;
     h->stats = &c->net;
+    c->o.on_line = on_line;
+    c->o.on_warn = warn;
+    c->o.out_ctx = c;
+    c->o.http.headers = c->headers;
+    c->o.include = c->include;
+    c->o.exclude = c->exclude;
+}
+
+static int usage_error(const char *fmt, const char *what)
+{
+    fprintf(stderr, "rzup-extract: ");
+    fprintf(stderr, fmt, what);
+    fputs("\nTry 'rzup-extract --help'.\n", stderr);
+    return RZ_EXIT_USAGE;
+}
+
+static int parse_operands(struct cli *c, int argc, char **argv)
+{
+    int n = argc - optind;
+    if (c->install) {
+        if (n != 1)
+            return usage_error("install takes one MANIFEST.yaml%s", "");
+        c->o.source = argv[optind];
+        return -1;
+    }
+    if (n > 1) {
+        fprintf(stderr, "rzup-extract: one SOURCE expected, got %d\n"
+                "Try 'rzup-extract --help'.\n", n);
+        return RZ_EXIT_USAGE;
+    }
+    if (n == 1)
+        c->o.source = argv[optind];
+    else if (!isatty(STDIN_FILENO))
+        c->o.source = "-";
+    else
+        return usage_error("no SOURCE given and standard input is a "
+                           "terminal%s", "");
+    return -1;
 }
 
 static int parse_args(struct cli *c, int argc, char **argv)
 {
     int opt, rc;
     set_defaults(c);
-    c->o.list_out = stdout;
-    c->o.http.headers = c->headers;
-    c->o.sink.warn = warn;
-    c->o.sink.warn_ctx = c;
-    while ((opt = getopt_long(argc, argv, "C:tvqH:khV", long_opts, NULL)) != -1)
+    if (argc > 1 && strcmp(argv[1], "install") == 0) {
+        c->install = true;
+        argv++, argc--;
+    }
+    while ((opt = getopt_long(argc, argv, "C:tvqH:khVj:", long_opts, NULL))
+           != -1) {
+        /* --help all */
+        if (opt == 'h' && optind < argc && strcmp(argv[optind], "all") == 0)
+            opt = OPT_HELP_ALL;
         if ((rc = parse_option(c, opt, optarg)) >= 0)
             return rc;
-    if (argc - optind > 1) {
-        fprintf(stderr, "rzup-extract: one SOURCE expected, got %d\n"
-                "Try 'rzup-extract --help'.\n", argc - optind);
-        return RZ_EXIT_USAGE;
     }
-    if (argc - optind == 1) {
-        c->o.source = argv[optind];
-    } else if (!isatty(STDIN_FILENO)) {
-        c->o.source = "-";
-    } else {
-        fputs("rzup-extract: no SOURCE given and standard input is a terminal\n"
-              "Try 'rzup-extract --help'.\n", stderr);
-        return RZ_EXIT_USAGE;
-    }
+    if ((rc = parse_operands(c, argc, argv)) >= 0)
+        return rc;
+    if (c->quiet && c->progress == PROGRESS_AUTO)
+        c->progress = PROGRESS_NONE;
     c->o.sink.verbose = c->o.verbose;
     c->o.sink.note = note;
     c->o.http.verbose = c->o.verbose;
-    /* the digest, checked before publishing, catches a spliced file */
-    c->o.http.resume_unvalidated = c->o.have_sha256;
-    if (c->o.http.insecure)
-        warn(c, "--insecure: the server's TLS certificate is not verified");
+    if (c->install && c->o.list)
+        return usage_error("install cannot list (-t)%s", "");
     return -1;
 }
 
@@ -396,11 +572,30 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int report(const struct cli *c, const struct extract_stats *st,
+/* The name a single run's progress shows: the URL or path. */
+static const char *display_name(const char *source)
+{
+    return strcmp(source, "-") == 0 ? "stdin" : source;
+}
+
+static int report(const struct cli *c, const struct pipeline_stats *st,
                   const struct rz_error *err, double secs)
 {
     char msg[2048];
     const struct http_source_stats *n = &c->net;
+    bool json = progress_get_mode(c->p) == PROGRESS_JSON;
+    int rc = err->code == RZ_E_OK ? RZ_EXIT_OK : rz_code_exit(err->code);
+    if (err->code == RZ_E_INTERRUPTED && stop_signal)
+        rc = 128 + stop_signal;
+    if (err->code != RZ_E_OK) {
+        rz_error_format(err, msg, sizeof msg);
+        progress_fail(c->p, 0, rc, msg);
+    } else {
+        progress_done(c->p, 0);
+    }
+    progress_stop(c->p);
+    if (json)
+        return rc;     /* stderr holds JSON only */
     if (c->o.verbose && n->attempts > 0)
         fprintf(stderr, "rzup-extract: network: %u attempts, %u resumes, %u "
                 "requests, %" PRIu64 " bytes received, %" PRIu64
@@ -412,27 +607,173 @@ static int report(const struct cli *c, const struct extract_stats *st,
                     " bytes of files from %" PRIu64 " bytes (%s) in %.2f s\n",
                     st->entries, st->file_bytes, st->raw_bytes,
                     st->format ? st->format : "?", secs);
-        return RZ_EXIT_OK;
+        return rc;
     }
-    rz_error_format(err, msg, sizeof msg);
     fprintf(stderr, "rzup-extract: error: %s\n", msg);
-    if (err->code == RZ_E_INTERRUPTED && stop_signal)
-        return 128 + stop_signal;
-    return rz_code_exit(err->code);
+    return rc;
+}
+
+/* --sha256-url: the digest file, fetched whole (at most 64 KiB). */
+struct fetched {
+    char buf[64 * 1024];
+    size_t len;
+    struct rz_error *err;
+};
+
+static int collect(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct fetched *f = ctx;
+    if (len > sizeof f->buf - f->len)
+        return rz_error_set(f->err, RZ_E_DIGEST_FORMAT, 0, RZ_OFF_RAW, f->len,
+                            NULL, 0, "the --sha256-url file is over 64 KiB: "
+                            "not a digest file");
+    memcpy(f->buf + f->len, buf, len);
+    f->len += len;
+    return 0;
+}
+
+/* "scheme://host:port" of a URL: its length (up to the path). */
+static size_t origin_len(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return 0;
+    p += 3;
+    return (size_t)(p - url) + strcspn(p, "/?#");
+}
+
+static bool same_origin(const char *a, const char *b)
+{
+    size_t la = origin_len(a), lb = origin_len(b);
+    return la > 0 && la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static int fetch_sha256(struct cli *c, struct rz_error *err)
+{
+    struct fetched *f = calloc(1, sizeof *f);
+    struct http_source_options h = c->o.http;
+    const char *base = strrchr(c->o.source, '/');
+    char want[1024];
+    int rc;
+    if (!f)
+        return rz_error_set(err, RZ_E_NOMEM, ENOMEM, RZ_OFF_NONE, 0, NULL, 0,
+                            NULL);
+    /* the archive's name, without a query string */
+    snprintf(want, sizeof want, "%s", base ? base + 1 : c->o.source);
+    want[strcspn(want, "?#")] = '\0';
+    f->err = err;
+    h.url = c->sha256_url;
+    /* -H headers are for the archive's origin: never sent elsewhere */
+    if (!same_origin(c->sha256_url, c->o.source)) {
+        h.headers = NULL;
+        h.n_headers = 0;
+    }
+    h.on_total = NULL;
+    h.stats = NULL;
+    rc = http_source_run(&h, collect, f, &stop_signal, err);
+    if (rc == 0 && sha256_parse_sum_file(f->buf, f->len, want, c->o.sha256,
+                                         err) == 0)
+        c->o.have_sha256 = true;
+    else if (err->code == RZ_E_DIGEST_FORMAT)
+        snprintf(err->detail + strlen(err->detail),
+                 sizeof err->detail - strlen(err->detail), " (from %s)",
+                 c->sha256_url);
+    free(f);
+    return c->o.have_sha256 ? 0 : -1;
+}
+
+static int run_single(struct cli *c)
+{
+    struct pipeline_stats st;
+    struct rz_error err;
+    double t0 = now();
+    memset(&st, 0, sizeof st);
+    rz_error_clear(&err);
+    c->p = progress_new(c->o.list ? PROGRESS_NONE : c->progress, 1, false,
+                        stdout, stderr);
+    if (!c->p) {
+        fputs("rzup-extract: error: out of memory\n", stderr);
+        return RZ_EXIT_INTERNAL;
+    }
+    if (c->o.verbose)
+        setvbuf(stdout, NULL, _IOLBF, 0);
+    progress_item_name(c->p, 0, display_name(c->o.source));
+    c->o.counters = progress_item_counters(c->p, 0);
+    if (!source_is_url(c->o.source) && strcmp(c->o.source, "-") != 0) {
+        struct stat sb;
+        if (stat(c->o.source, &sb) == 0 && S_ISREG(sb.st_mode))
+            atomic_store(&c->o.counters->total, (int64_t)sb.st_size);
+    }
+    progress_start(c->p);
+    progress_begin(c->p, 0);
+    /* the digest, checked before publishing, catches a spliced file */
+    if (c->sha256_url && !c->o.have_sha256)
+        fetch_sha256(c, &err);
+    c->o.http.resume_unvalidated = c->o.have_sha256;
+    if (err.code == RZ_E_OK)
+        pipeline_run(&c->o, &st, &err);
+    int rc = report(c, &st, &err, now() - t0);
+    progress_free(c->p);
+    return rc;
+}
+
+static int run_install(struct cli *c)
+{
+    struct manifest m;
+    char msg[2048];
+    struct installer_options io;
+    int rc;
+    if (manifest_load(&m, c->o.source, NULL, msg, sizeof msg) < 0) {
+        fprintf(stderr, "rzup-extract: error: %s\n", msg);
+        return RZ_EXIT_USAGE;
+    }
+    c->p = progress_new(c->progress, m.n, true, stdout, stderr);
+    if (!c->p) {
+        manifest_free(&m);
+        fputs("rzup-extract: error: out of memory\n", stderr);
+        return RZ_EXIT_INTERNAL;
+    }
+    for (size_t i = 0; i < m.n; i++)
+        progress_item_name(c->p, i, m.components[i].name);
+    memset(&io, 0, sizeof io);
+    io.m = &m;
+    io.jobs = c->jobs;
+    io.base = c->o;
+    io.base.source = NULL;
+    io.base.http.headers = NULL;     /* per component, from the manifest */
+    io.base.http.n_headers = 0;
+    io.progress = c->p;
+    io.signal = &stop_signal;
+    io.force = c->force;
+    io.quiet = c->quiet;
+    io.summary = progress_get_mode(c->p) == PROGRESS_JSON ? NULL : stderr;
+    /* a broken pipe is one pipeline's error, never the process's stop */
+    signal(SIGPIPE, SIG_IGN);
+    progress_start(c->p);
+    rc = installer_run(&io);
+    progress_free(c->p);
+    manifest_free(&m);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     struct cli c;
-    struct extract_stats st;
-    struct rz_error err;
     int rc;
 
     memset(&c, 0, sizeof c);
-    memset(&st, 0, sizeof st);
-    rz_error_clear(&err);
     if ((rc = parse_args(&c, argc, argv)) >= 0)
         return rc;
+    if (c.install && (c.o.n_include || c.o.n_exclude || c.sha256_url
+                      || c.o.have_sha256 || c.o.http.n_headers
+                      || strcmp(c.o.sink.dest, ".") != 0
+                      || c.o.sink.strip_components))
+        return usage_error("install: -C, --strip-components, -H, --sha256, "
+                           "--include and --exclude are per component: they "
+                           "belong in the manifest%s", "");
+    if (c.o.http.insecure && !c.quiet)
+        fputs("rzup-extract: warning: --insecure: the server's TLS "
+              "certificate is not verified\n", stderr);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fputs("rzup-extract: error: libcurl failed to initialise\n", stderr);
         return RZ_EXIT_INTERNAL;
@@ -440,9 +781,7 @@ int main(int argc, char **argv)
     install_signals();
     raise_fd_limit();
     c.o.stop = &stop_signal;
-    double t0 = now();
-    extract_run(&c.o, &st, &err);
-    rc = report(&c, &st, &err, now() - t0);
+    rc = c.install ? run_install(&c) : run_single(&c);
     curl_global_cleanup();
     return rc;
 }

@@ -71,6 +71,8 @@ struct http_source_options {
                                       0 = HTTP_MULTI_CHUNK_DEFAULT */
     void (*notice)(void *ctx, const char *msg); /* retry notes, may be NULL */
     void *notice_ctx;
+    /* The body's full size when a response declares it; may be NULL. */
+    void (*on_total)(void *ctx, int64_t total);
     struct http_source_stats *stats; /* filled if not NULL */
     int verbose;                   /* >1: libcurl verbose to stderr */
 };

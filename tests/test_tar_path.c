@@ -98,10 +98,17 @@ static void test_dotdot(void)
     NORM_ERR("/../etc", RZ_E_POL_DOTDOT);
     NORM_ERR("a/b/c/d/..", RZ_E_POL_DOTDOT);
     NORM_ERR("../", RZ_E_POL_DOTDOT);
-    /* refused even when strip would remove it */
-    CHECK_EQ_INT(norm_strip("../a/b", 6, 1), -1);
+    /* --strip-components applies first: a stripped ".." is gone, one
+     * that is left is refused */
+    NORM_OK("../a/b", 1, "a/b");
+    NORM_OK("./../a/b", 1, "a/b");
+    NORM_OK("x/../a", 2, "a");
+    CHECK_EQ_INT(norm_strip("a/../b", 6, 1), -1);
     CHECK_EQ_INT(err.code, RZ_E_POL_DOTDOT);
-    CHECK_EQ_STR(err.entry, "../a/b");
+    CHECK_EQ_INT(norm_strip("../../b", 7, 1), -1);
+    CHECK_EQ_INT(err.code, RZ_E_POL_DOTDOT);
+    CHECK_EQ_STR(err.entry, "../../b");
+    CHECK_EQ_INT(norm_strip("../b", 4, 2), TAR_PATH_SKIP);
 }
 
 static void test_empty_nul(void)

@@ -1,7 +1,9 @@
 /*
- * fuzz_pipeline: bytes -> decoder -> tar_parser -> the real fs_sink, on a
- * real filesystem, then finish + publish (or abort), exactly as
- * pipeline/extract.c orders them (without the writer thread).
+ * fuzz_pipeline: bytes pushed into the real pipeline object
+ * (pipeline/pipeline.c: decoder -> tar_parser -> filter -> fs_sink, on a
+ * real filesystem, then finish + publish, or abort), the same chain the CLI
+ * and the installer run, with the writer on the fuzzer's thread
+ * (inline_writer) so a run is deterministic.
  *
  * Layout, made once per process in LLVMFuzzerInitialize:
  *   /tmp/rzfuzz-XXXXXX/           the fuzzer's own directory: a tmpfs when
@@ -37,9 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../formats/decoder.h"
-#include "../../formats/tar_parser.h"
-#include "../../pipeline/fs_sink.h"
+#include "../../pipeline/pipeline.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -181,39 +181,21 @@ static void make_dest(const char *dest, unsigned kind)
     }
 }
 
-static int dec_to_tar(void *ctx, const uint8_t *buf, size_t len)
-{
-    return tar_parser_push(ctx, buf, len);
-}
-
-/* The run itself, ordered as extract.c does; returns its status. */
+/* One run through the pipeline object; returns its status. */
 static int extract(const uint8_t *data, size_t size,
-                   const struct fs_sink_options *o, struct rz_error *err)
+                   const struct fs_sink_options *so, struct rz_error *err)
 {
-    struct fs_sink *fs = NULL;
-    struct tar_parser tar;
-    struct decoder dec;
-    memset(&dec, 0, sizeof dec);
-    int rc = fs_sink_new(&fs, o, err);
-    if (rc == 0)
-        rc = tar_parser_init(&tar, &fs_sink_callbacks, fs, err, 0);
+    struct pipeline_options o;
+    struct pipeline *p;
+    memset(&o, 0, sizeof o);
+    o.sink = *so;
+    o.inline_writer = true;
+    int rc = pipeline_new(&p, &o, err);
     FUZZ_CHECK(rc == 0); /* our destinations are always usable */
-    FUZZ_CHECK(decoder_init(&dec, dec_to_tar, &tar, err) == 0);
-    rc = decoder_push(&dec, data, size);
-    if (rc == 0)
-        rc = decoder_finish(&dec);
-    if (rc == 0)
-        rc = tar_parser_finish(&tar);
-    if (rc == 0)
-        rc = fs_sink_finish(fs);
-    if (rc == 0)
-        rc = fs_sink_publish(fs);
+    rc = pipeline_push(p, data, size);
+    rc = pipeline_finish(p);
     FUZZ_CHECK((rc == 0) == (err->code == RZ_E_OK));
-    if (rc != 0)
-        fs_sink_abort(fs);
-    fs_sink_free(fs);
-    decoder_free(&dec);
-    tar_parser_free(&tar);
+    pipeline_free(p, NULL);
     return rc;
 }
 

@@ -702,3 +702,8 @@ const char *fs_sink_staging_path(const struct fs_sink *s)
 {
     return s->stage_path;
 }
+
+int fs_sink_tree_fd(const struct fs_sink *s)
+{
+    return s->stagefd;
+}

@@ -169,5 +169,8 @@ uint64_t fs_sink_bytes(const struct fs_sink *s);
 
 /* Path of the staging directory (for tests and cleanup messages). */
 const char *fs_sink_staging_path(const struct fs_sink *s);
+/* The staged tree's directory fd (owned by the sink; valid until publish):
+ * files a caller adds there before fs_sink_publish are published too. */
+int fs_sink_tree_fd(const struct fs_sink *s);
 
 #endif

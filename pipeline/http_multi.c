@@ -164,19 +164,22 @@ static void url_text(const struct slot *s, char *out, size_t size)
     http_policy_url_text(s->url ? s->url : s->m->o->url, out, size);
 }
 
-static void notice(struct http_multi *m, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* A note, or with `retry` a retry announcement (see source.h). */
+static void notice(struct http_multi *m, bool retry, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void notice(struct http_multi *m, const char *fmt, ...)
+static void notice(struct http_multi *m, bool retry, const char *fmt, ...)
 {
     char msg[RZ_ERROR_DETAIL_MAX + 256];
     va_list ap;
-    if (!m->o->notice)
+    void (*say)(void *, const char *) =
+        retry && m->o->on_retry ? m->o->on_retry : m->o->notice;
+    if (!say)
         return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    m->o->notice(m->o->notice_ctx, msg);
+    say(m->o->notice_ctx, msg);
 }
 
 /* ------------------------------------------------------ judging responses */
@@ -498,7 +501,7 @@ static int attempt_failed(struct slot *s)
                             e->offset, NULL, 0, "%s%s%s", e->detail,
                             why[0] ? "; " : "", why);
     }
-    notice(m, "retry %u/%u in %.1f s: %s%s%s (connection %d, resuming at "
+    notice(m, true, "retry %u/%u in %.1f s: %s%s%s (connection %d, resuming at "
            "byte %" PRIu64 ")", s->rs.stalled, m->o->retries,
            (double)delay / 1000.0, rz_code_message(e->code),
            e->detail[0] ? ": " : "", e->detail, s->index + 1,
@@ -766,7 +769,8 @@ int http_multi_run(const struct http_source_options *o, stage_push_fn push,
         rc = run_loop(&m);
     multi_free(&m);
     if (m.fallback && err->code == RZ_E_OK && m.pushed == 0) {
-        notice(&m, "%s: using one connection", m.fallback_why);
+        if (o->connections_asked || o->verbose > 0)
+            notice(&m, false, "%s: using one connection", m.fallback_why);
         rc = http_source_run(o, push, ctx, stop, err);
         if (o->stats)
             o->stats->requests += m.st.requests;

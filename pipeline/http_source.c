@@ -683,7 +683,7 @@ static void announce_retry(struct http_transfer *t, long delay_ms)
     char at[96] = "";
     const struct rz_error *e = &t->aerr;
 
-    if (!t->o->notice)
+    if (!t->o->on_retry && !t->o->notice)
         return;
     if (t->pushed > 0)
         snprintf(at, sizeof at, " (resuming at byte %" PRIu64 ")", t->pushed);
@@ -691,7 +691,7 @@ static void announce_retry(struct http_transfer *t, long delay_ms)
              t->rs.stalled, t->o->retries, (double)delay_ms / 1000.0,
              rz_code_message(e->code), e->detail[0] ? ": " : "", e->detail,
              at);
-    t->o->notice(t->o->notice_ctx, msg);
+    (t->o->on_retry ? t->o->on_retry : t->o->notice)(t->o->notice_ctx, msg);
 }
 
 /* Hand the last attempt's failure to the caller, with `why` appended. */

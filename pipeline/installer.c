@@ -69,16 +69,13 @@ int installer_receipt_matches(const char *dest, const char *url,
     return strstr(buf, want) != NULL;
 }
 
-static int write_receipt(void *ctx, const char *staging, struct rz_error *err)
+static int write_receipt(void *ctx, int dfd, const char *staging,
+                         struct rz_error *err)
 {
     struct component_run *r = ctx;
     const struct manifest_component *c = &r->in->o->m->components[r->i];
     char text[8192];
-    int dfd, fd, len;
-    dfd = open(staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dfd < 0)
-        return rz_error_set(err, RZ_E_IO_CREATE, errno, RZ_OFF_NONE, 0, NULL,
-                            0, "%s", staging);
+    int fd, len;
     len = snprintf(text, sizeof text, "rzup-extract receipt 1\nname %s\n"
                    "url %s\nsha256 %s\n", c->name, c->url, c->sha256_hex);
     unlinkat(dfd, INSTALLER_RECEIPT, 0);   /* the archive's, if it had one */
@@ -88,13 +85,11 @@ static int write_receipt(void *ctx, const char *staging, struct rz_error *err)
         int e = errno;
         if (fd >= 0)
             close(fd);
-        close(dfd);
         return rz_error_set(err, RZ_E_IO_WRITE, e, RZ_OFF_NONE, 0, NULL, 0,
-                            "writing the receipt %s/%s", staging,
-                            INSTALLER_RECEIPT);
+                            "writing the receipt %s in the staging "
+                            "directory %s", INSTALLER_RECEIPT, staging);
     }
     close(fd);
-    close(dfd);
     return 0;
 }
 
@@ -111,6 +106,13 @@ static void on_total(void *ctx, int64_t total)
     struct component_run *r = ctx;
     atomic_store(&progress_item_counters(r->in->o->progress, r->i)->total,
                  total);
+}
+
+static void on_notice(void *ctx, const char *msg)
+{
+    struct component_run *r = ctx;
+    if (!r->in->o->quiet)
+        progress_notice(r->in->o->progress, r->i, msg);
 }
 
 static void on_warn(void *ctx, const char *msg)
@@ -175,12 +177,14 @@ static void run_one(struct component_run *r)
     po.http.headers = (const char *const *)c->headers;
     po.http.n_headers = c->n_headers;
     po.http.resume_unvalidated = true;   /* the digest catches a splice */
-    po.http.notice = on_retry;
+    po.http.notice = on_notice;
+    po.http.on_retry = on_retry;
     po.http.on_total = on_total;
     po.http.notice_ctx = r;
     po.http.stats = &r->net;
     po.on_line = o->base.verbose ? on_line : NULL;
     po.on_warn = on_warn;
+    po.on_note = o->base.verbose ? on_notice : NULL;
     po.out_ctx = r;
     po.before_publish = write_receipt;
     po.publish_ctx = r;

@@ -357,6 +357,7 @@ static int parse_network_option(struct pipeline_options *o, int opt,
         if (parse_size(arg, &v, false) < 0 || v < 1 || v > HTTP_MULTI_MAX)
             return bad_value("--connections", arg);
         o->http.connections = (unsigned)v;
+        o->http.connections_asked = true;
         break;
     case OPT_CHUNK_SIZE:
         if (parse_size(arg, &v, true) < 0 || v < HTTP_MULTI_CHUNK_MIN
@@ -456,11 +457,18 @@ static void warn(void *ctx, const char *msg)
         progress_warn(c->p, 0, msg);
 }
 
-static void note(void *ctx, const char *msg)
+static void retry_note(void *ctx, const char *msg)
 {
     struct cli *c = ctx;
     if (!c->quiet || progress_get_mode(c->p) == PROGRESS_JSON)
         progress_retry(c->p, 0, msg);
+}
+
+static void note(void *ctx, const char *msg)
+{
+    struct cli *c = ctx;
+    if (!c->quiet || progress_get_mode(c->p) == PROGRESS_JSON)
+        progress_notice(c->p, 0, msg);
 }
 
 static void on_total(void *ctx, int64_t total)
@@ -494,11 +502,13 @@ static void set_defaults(struct cli *c)
     h->stall_timeout = 30;
     h->connections = HTTP_MULTI_DEFAULT;
     h->notice = note;
+    h->on_retry = retry_note;
     h->notice_ctx = c;
     h->on_total = on_total;
     h->stats = &c->net;
     c->o.on_line = on_line;
     c->o.on_warn = warn;
+    c->o.on_note = note;
     c->o.out_ctx = c;
     c->o.http.headers = c->headers;
     c->o.include = c->include;
@@ -558,7 +568,6 @@ static int parse_args(struct cli *c, int argc, char **argv)
     if (c->quiet && c->progress == PROGRESS_AUTO)
         c->progress = PROGRESS_NONE;
     c->o.sink.verbose = c->o.verbose;
-    c->o.sink.note = note;
     c->o.http.verbose = c->o.verbose;
     if (c->install && c->o.list)
         return usage_error("install cannot list (-t)%s", "");

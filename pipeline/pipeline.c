@@ -219,6 +219,13 @@ static void sink_warn(void *ctx, const char *msg)
         r->o->on_warn(r->o->out_ctx, msg);
 }
 
+static void sink_note(void *ctx, const char *msg)
+{
+    struct pipeline *r = ctx;
+    if (r->o->on_note)
+        r->o->on_note(r->o->out_ctx, msg);
+}
+
 /* On the writer thread (or the caller's, with inline_writer). */
 static int parser_push(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -247,6 +254,7 @@ static int setup(struct pipeline *r)
         so.on_entry = sink_entry;
         so.entry_ctx = r;
         so.warn = sink_warn;
+        so.note = sink_note;   /* shares warn_ctx */
         so.warn_ctx = r;
         if (fs_sink_new(&r->fs, &so, r->cerr) < 0)
             return -1;
@@ -306,7 +314,7 @@ static int finish(struct pipeline *r)
     if (fs_sink_finish(r->fs) < 0 || check_stop(r) < 0)
         return -1;
     if (r->o->before_publish
-        && r->o->before_publish(r->o->publish_ctx,
+        && r->o->before_publish(r->o->publish_ctx, fs_sink_tree_fd(r->fs),
                                 fs_sink_staging_path(r->fs), r->cerr) < 0)
         return rz_error_downstream(r->cerr, RZ_OFF_NONE, 0, "before publish");
     if (fs_sink_publish(r->fs) < 0)

@@ -24,7 +24,8 @@
  * was.
  *
  * Output: the pipeline never writes to stdout or stderr itself.  -t lines
- * and -v names go to `on_line` and warnings to `on_warn`; both are called
+ * and -v names go to `on_line`, warnings to `on_warn` and the sink's notes
+ * to `on_note`; all are called
  * on the writer thread and must not block for long (the progress
  * reporter's queue is made for this).
  *
@@ -79,9 +80,14 @@ struct pipeline_options {
     /* returns 0, or an errno when the line could not be written */
     int (*on_line)(void *ctx, const char *line);
     void (*on_warn)(void *ctx, const char *msg);
+    void (*on_note)(void *ctx, const char *msg); /* the sink's -v notes
+                                        (containment, fallbacks, recovery);
+                                        may be NULL */
     void *out_ctx;
-    /* Called after the sink's finish, before publishing; may be NULL. */
-    int (*before_publish)(void *ctx, const char *staging_dir,
+    /* Called after the sink's finish, before publishing, with the staged
+     * tree's directory fd (borrowed; what it adds there is published with
+     * the rest) and the tree's path for messages; may be NULL. */
+    int (*before_publish)(void *ctx, int tree_fd, const char *tree_path,
                           struct rz_error *err);
     void *publish_ctx;
     struct progress_counters *counters; /* may be NULL */

@@ -553,18 +553,30 @@ void progress_note(struct progress *p, const char *line)
     enqueue(p, 1, line);
 }
 
-void progress_warn(struct progress *p, size_t i, const char *msg)
+/* A message about item i: a JSON `event` object, else a line with `word`. */
+static void message(struct progress *p, size_t i, const char *event,
+                    const char *word, const char *msg)
 {
     char line[4096];
     if (p->mode == PROGRESS_JSON) {
-        json_format(&p->items[i], "warning", 0, msg, now(), line, sizeof line);
+        json_format(&p->items[i], event, 0, msg, now(), line, sizeof line);
     } else if (p->multi) {
-        snprintf(line, sizeof line, "rzup-extract: %s: warning: %s",
-                 p->items[i].name, msg);
+        snprintf(line, sizeof line, "rzup-extract: %s: %s%s",
+                 p->items[i].name, word, msg);
     } else {
-        snprintf(line, sizeof line, "rzup-extract: warning: %s", msg);
+        snprintf(line, sizeof line, "rzup-extract: %s%s", word, msg);
     }
     enqueue(p, 1, line);
+}
+
+void progress_warn(struct progress *p, size_t i, const char *msg)
+{
+    message(p, i, "warning", "warning: ", msg);
+}
+
+void progress_notice(struct progress *p, size_t i, const char *msg)
+{
+    message(p, i, "notice", "", msg);
 }
 
 int progress_out_errno(const struct progress *p)

@@ -118,6 +118,9 @@ void progress_note(struct progress *p, const char *line);
 /* A warning about item i, queued: a "warning" event in JSON mode, else
  * "rzup-extract: [NAME: ]warning: MSG". */
 void progress_warn(struct progress *p, size_t i, const char *msg);
+/* A notice about item i (a fallback taken, a download found complete, -v
+ * notes): a "notice" event in JSON mode, else "rzup-extract: [NAME: ]MSG". */
+void progress_notice(struct progress *p, size_t i, const char *msg);
 /* The errno of the failed write to `out`, or 0. */
 int progress_out_errno(const struct progress *p);
 

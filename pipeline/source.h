@@ -67,9 +67,15 @@ struct http_source_options {
                                       no -H headers or netrc credentials) */
     unsigned connections;          /* http_multi: ranged connections, 0/1 =
                                       one (http_source) */
+    bool connections_asked;        /* the user chose `connections`: falling
+                                      back to one is announced through
+                                      `notice` (else only when verbose) */
     size_t chunk_size;             /* http_multi: bytes per ranged request,
                                       0 = HTTP_MULTI_CHUNK_DEFAULT */
-    void (*notice)(void *ctx, const char *msg); /* retry notes, may be NULL */
+    void (*notice)(void *ctx, const char *msg); /* notes (a fallback, a
+                                      download found complete), may be NULL */
+    void (*on_retry)(void *ctx, const char *msg); /* "retry N/M in S s: why";
+                                      may be NULL (then `notice` has them) */
     void *notice_ctx;
     /* The body's full size when a response declares it; may be NULL. */
     void (*on_total)(void *ctx, int64_t total);

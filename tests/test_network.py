@@ -681,6 +681,21 @@ def test_connections_fall_back_to_one_without_range(ctx):
     assert snapshot(dest) == want
 
 
+def test_default_connections_fall_back_quietly(ctx):
+    # Several connections are the default, not the user's request: a server
+    # without Range support is no news unless -v asks for it.
+    root, archive, size, ref, want = big_archive(ctx)
+    with FaultServer(ctx, root) as fs:
+        dest = ctx.path('quiet')
+        r = ctx.run('-C', dest, fs.url('big.tar.gz', norange=1))
+        assert r.rc == 0, r
+        assert 'using one connection' not in r.err, r.err
+        r = ctx.run('-v', '-C', ctx.path('loud'), fs.url('big.tar.gz', norange=1))
+        assert r.rc == 0, r
+        assert r.err.count('does not honour Range: using one connection') == 1, r.err
+    assert snapshot(dest) == want
+
+
 def test_connections_follow_redirects_once(ctx):
     root, archive, size, ref, want = big_archive(ctx)
     with FaultServer(ctx, root) as fs:

@@ -10,3 +10,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential ninja-build pkg-config python3 ca-certificates \
     libcurl4-openssl-dev zlib1g-dev libssl-dev libyaml-dev libtar-dev \
     curl openssl nginx-light libarchive-tools tar gzip time >/dev/null
+# Decoder libraries (configure.py finds each; a missing one is "not built in")
+# and the real compressors the decoder tests make their inputs with.
+$SUDO apt-get install -y -qq --no-install-recommends \
+    liblzma-dev libzstd-dev libbz2-dev liblz4-dev libisal-dev \
+    xz-utils zstd bzip2 lz4 ncompress pigz >/dev/null

@@ -117,8 +117,10 @@ static int start(struct decoder *d, enum decoder_kind k, uint64_t skip,
             return dec_fail(d, why, "the input has only skippable frames "
                             "(%llu bytes), no zstd or lz4 frame",
                             (unsigned long long)d->in_bytes);
-        magic_describe(p, n, what, sizeof what);
-        return dec_fail(d, why, "the input is %s", what);
+        bool named = why == RZ_E_DECODE_HTML || why == RZ_E_DECODE_ZIP
+                     || why == RZ_E_DECODE_EMPTY;
+        magic_describe(p, n, !named, what, sizeof what);
+        return dec_fail(d, why, "%s%s", named ? "" : "the input is ", what);
     }
     d->kind = k;
     if (k == DECODER_SKIPPING) {

@@ -211,6 +211,10 @@ static const char *unsupported_name(const uint8_t *p, size_t n)
 static enum decoder_kind classify_weak(const uint8_t *p, size_t n,
                                        bool whole_block, enum rz_code *why)
 {
+    if (!whole_block && is_html(p, n)) {
+        *why = RZ_E_DECODE_HTML;   /* a short page: before the tar guess */
+        return DECODER_REJECTED;
+    }
     if (whole_block ? is_tar_header(p) : is_tar_prefix(p, n)) {
         /* A short input that is a tar prefix is a tar; but a short .Z or
          * .lzma is checked first below when it is not. */
@@ -287,13 +291,14 @@ more:
     return DECODER_DETECTING;
 }
 
-size_t magic_describe(const uint8_t *p, size_t n, char *buf, size_t size)
+size_t magic_describe(const uint8_t *p, size_t n, bool name_it, char *buf,
+                      size_t size)
 {
     const char *what = NULL;
     size_t t = text_start(p, n);
     if (n == 0)
-        what = "0 bytes";
-    else if (is_html(p, n))
+        return (size_t)snprintf(buf, size, "the input ended before its first byte");
+    if (is_html(p, n))
         what = "an HTML page";
     else if (is_zip(p, n))
         what = "a zip archive";
@@ -307,7 +312,8 @@ size_t magic_describe(const uint8_t *p, size_t n, char *buf, size_t size)
         what = "an ELF executable";
     else
         what = "unrecognised data";
-    int len = snprintf(buf, size, "%s, %zu byte%s; first bytes:", what, n,
+    int len = snprintf(buf, size, "%s%s%zu byte%s; first bytes:",
+                       name_it ? what : "", name_it ? ", " : "", n,
                        n == 1 ? "" : "s");
     size_t k = len > 0 ? (size_t)len : 0;
     size_t show = n < 16 ? n : 16;

@@ -33,8 +33,10 @@ enum decoder_kind magic_classify(const uint8_t *p, size_t n, bool at_end,
                                  bool after_skip, uint64_t *skip,
                                  enum rz_code *why);
 
-/* One line for an error detail: what the bytes look like, with the first
- * ones in hex and as text.  Returns the length written (NUL-terminated). */
-size_t magic_describe(const uint8_t *p, size_t n, char *buf, size_t size);
+/* One line for an error detail: what the bytes look like (if name_it),
+ * their count, and the first ones in hex and as text.  Returns the length
+ * written (NUL-terminated). */
+size_t magic_describe(const uint8_t *p, size_t n, bool name_it, char *buf,
+                      size_t size);
 
 #endif

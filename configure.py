@@ -46,6 +46,7 @@ TEST_PROGRAMS = ['tests/libtar_ref', 'tools/libtar_write']
 # libFuzzer targets (--fuzz): tests/fuzz/NAME.c, each with FUZZ_COMMON and
 # the library objects they exercise (no network code in a fuzzer).
 FUZZ_TARGETS = ['fuzz_tar_parser', 'fuzz_decoder_parser', 'fuzz_pipeline']
+FUZZ_TARGETS += ['fuzz_decoders']
 FUZZ_COMMON = 'tests/fuzz/fuzz_common'
 FUZZ_OBJS = ['formats/' + s for s in FORMATS] + ['pipeline/fs_sink',
                                                  'pipeline/fs_publish']

@@ -267,7 +267,8 @@ static int gz_finish(struct decoder *d)
     };
     if (g->state == GZ_DATA) {
         /* Drain anything the engine still holds (an empty push). */
-        const uint8_t *p = NULL;
+        static const uint8_t none[1];
+        const uint8_t *p = none;
         size_t n = 0;
         if (inflate_some(d, g, &p, &n) < 0)
             return -1;

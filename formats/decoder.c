@@ -46,6 +46,25 @@ bool decoder_built_in(enum decoder_kind k)
     return k == DECODER_IDENTITY || backend_for(k) != NULL;
 }
 
+bool decoder_gzip_engine_built_in(enum decoder_gzip_engine e)
+{
+#ifdef RZ_HAVE_ISAL
+    return true;
+#else
+    return e != DECODER_GZIP_ISAL;
+#endif
+}
+
+const char *decoder_gzip_engine_name(const struct decoder_options *o)
+{
+#ifdef RZ_HAVE_ISAL
+    return o->gzip_engine == DECODER_GZIP_ZLIB ? "zlib" : "isa-l";
+#else
+    return o->gzip_engine == DECODER_GZIP_ISAL ? "isa-l (not built in)"
+                                               : "zlib";
+#endif
+}
+
 static const char *kind_name(enum decoder_kind k)
 {
     switch (k) {

@@ -12,7 +12,7 @@
  * The compressed stream is pushed in pieces of any size, down to one byte;
  * the output is identical for every split.  The format is chosen by the
  * first bytes only (formats/magic.h says how), never by a name:
- *   gzip (1f 8b), xz (fd 37 7a 58 5a 00), zstd (28 b5 2f fd), lz4 frame
+ *   gzip (1f 8b; inflated by ISA-L or zlib, see gzip_engine), xz (fd 37 7a 58 5a 00), zstd (28 b5 2f fd), lz4 frame
  *   (04 22 4d 18), bzip2 ("BZh" + level + block magic), compress .Z (1f 9d),
  *   lzma-alone (.lzma), or plain tar (a valid header checksum or the ustar
  *   magic at offset 257).
@@ -88,8 +88,15 @@ enum decoder_kind {
     DECODER_REJECTED,  /* not a format we read: the decoder has failed */
 };
 
+enum decoder_gzip_engine {
+    DECODER_GZIP_DEFAULT, /* ISA-L when built in, else zlib */
+    DECODER_GZIP_ZLIB,
+    DECODER_GZIP_ISAL,    /* fails with RZ_E_DECODE_NOT_BUILT without it */
+};
+
 /* Limits and tuning; a zero field means its default. */
 struct decoder_options {
+    enum decoder_gzip_engine gzip_engine;
     uint64_t zstd_max_window; /* bytes (DECODER_ZSTD_WINDOW_DEFAULT) */
     uint64_t xz_memlimit;     /* bytes, xz and lzma (DECODER_XZ_MEMLIMIT_DEFAULT) */
     unsigned xz_threads;      /* 0: online CPUs, at most DECODER_XZ_THREADS_MAX */
@@ -130,5 +137,11 @@ const char *decoder_name(const struct decoder *d);
 /* Whether this build reads `kind` (false for a library configure.py did
  * not find). */
 bool decoder_built_in(enum decoder_kind kind);
+
+/* Whether the gzip engine `e` is built in (DEFAULT and ZLIB always are). */
+bool decoder_gzip_engine_built_in(enum decoder_gzip_engine e);
+
+/* "isa-l" or "zlib": the engine a gzip stream would get under `o`. */
+const char *decoder_gzip_engine_name(const struct decoder_options *o);
 
 #endif

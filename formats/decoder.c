@@ -99,6 +99,27 @@ int dec_fail(struct decoder *d, enum rz_code code, const char *fmt, ...)
                         "%s", detail);
 }
 
+int dec_window(struct decoder *d, uint8_t **p, size_t *cap)
+{
+    if (!d->win) {
+        *p = d->outbuf;
+        *cap = DECODER_OUT_SIZE;
+        return 0;
+    }
+    if (d->win(d->win_ctx, p, cap) < 0)
+        return rz_error_downstream(d->err, RZ_OFF_RAW, d->in_bytes,
+                                   "a stage after the decoder");
+    if (*cap > DECODER_OUT_SIZE)
+        *cap = DECODER_OUT_SIZE;
+    return 0;
+}
+
+void decoder_set_window(struct decoder *d, decoder_window_fn win, void *ctx)
+{
+    d->win = win;
+    d->win_ctx = ctx;
+}
+
 int dec_emit(struct decoder *d, const uint8_t *buf, size_t len)
 {
     if (len == 0)

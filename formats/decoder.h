@@ -104,6 +104,16 @@ struct decoder_options {
 
 struct decoder_backend; /* formats/dec_backend.h */
 
+/*
+ * An output window lent by the caller (decoder_set_window): like zlib's
+ * next_out/avail_out, but asked for before each decoding step.  win(ctx,
+ * &p, &cap) lends cap > 0 bytes at p (it may block until space is free) or
+ * returns -1 with the shared error filled.  The decoder writes into it and
+ * then passes what it wrote to `out` as usual, with buf == p: a downstream
+ * that lent the window only advances its fill, copying nothing.
+ */
+typedef int (*decoder_window_fn)(void *ctx, uint8_t **p, size_t *cap);
+
 struct decoder {
     enum decoder_kind kind;
     struct rz_error *err;
@@ -118,6 +128,8 @@ struct decoder {
     size_t magic_len;
     uint64_t skip_left;     /* DECODER_SKIPPING: bytes of the frame left */
     uint8_t *outbuf;        /* DECODER_OUT_SIZE bytes, for every backend */
+    decoder_window_fn win;  /* NULL: decode into outbuf */
+    void *win_ctx;
     const struct decoder_backend *be; /* set once the format is known */
     void *state;            /* the backend's own state */
 };
@@ -126,6 +138,11 @@ int decoder_init(struct decoder *d, stage_push_fn out, void *out_ctx,
                  struct rz_error *err);
 /* Optional, after init and before the first push; copies *o. */
 void decoder_set_options(struct decoder *d, const struct decoder_options *o);
+/* Optional, before the first push: decode into windows lent by `win`
+ * instead of outbuf (gzip, xz, lzma, zstd, bzip2, lz4; .Z keeps its own
+ * buffer, identity passes the input through).  Windows are used up to
+ * DECODER_OUT_SIZE bytes at a time. */
+void decoder_set_window(struct decoder *d, decoder_window_fn win, void *ctx);
 int decoder_push(struct decoder *d, const uint8_t *buf, size_t len);
 int decoder_finish(struct decoder *d);
 void decoder_free(struct decoder *d);

@@ -240,27 +240,29 @@ static int inflate_some(struct decoder *d, struct gz *g, const uint8_t **in,
                         size_t *len)
 {
     for (;;) {
-        size_t produced = 0;
+        size_t produced = 0, cap;
         const char *msg = NULL;
         const uint8_t *before = *in;
-        int r = g->eng->run(g->eng_state, in, len, d->outbuf, DECODER_OUT_SIZE,
-                            &produced, &msg);
+        uint8_t *o;
+        if (dec_window(d, &o, &cap) < 0)
+            return -1;
+        int r = g->eng->run(g->eng_state, in, len, o, cap, &produced, &msg);
         d->in_bytes += (uint64_t)(*in - before);
-        g->crc = (uint32_t)crc32(g->crc, d->outbuf, (uInt)produced);
+        g->crc = (uint32_t)crc32(g->crc, o, (uInt)produced);
         g->isize += (uint32_t)produced;
         if (r < 0)
             return dec_fail(d, r == INFLATE_NOMEM ? RZ_E_NOMEM
                                                   : RZ_E_DECODE_DATA,
                             "gzip member %llu: %s: %s", member_no(d),
                             g->eng->name, msg);
-        if (dec_emit(d, d->outbuf, produced) < 0)
+        if (dec_emit(d, o, produced) < 0)
             return -1;
         if (r == INFLATE_END) {
             g->state = GZ_TRAILER;
             g->pos = 0;
             return give_back(d, g);
         }
-        if (*len == 0 && produced < DECODER_OUT_SIZE)
+        if (*len == 0 && produced < cap)
             return 0;
     }
 }

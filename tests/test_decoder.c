@@ -974,6 +974,96 @@ static void test_every_backend_downstream_error(void)
     free(z.p);
 }
 
+/* A downstream that lends output windows (as the handoff does): small,
+ * odd sizes, so backends are made to stop and resume at every few bytes. */
+struct lender {
+    struct sink sink;
+    uint8_t *space;
+    size_t cap_now, calls, in_window, outside;
+    uint8_t *lent;
+};
+
+static int lend(void *ctx, uint8_t **p, size_t *cap)
+{
+    static const size_t caps[] = {1, 3, 64, 1000, 4096, 300000};
+    struct lender *l = ctx;
+    l->cap_now = caps[l->calls++ % 6];
+    l->lent = l->space;
+    *p = l->space;
+    *cap = l->cap_now;
+    return 0;
+}
+
+static int lender_push(void *ctx, const uint8_t *p, size_t len)
+{
+    struct lender *l = ctx;
+    if (p == l->lent && len <= l->cap_now && len <= DECODER_OUT_SIZE)
+        l->in_window++;
+    else
+        l->outside++;
+    l->lent = NULL;        /* a window is used once */
+    return sink_push(&l->sink, p, len);
+}
+
+static void test_every_backend_into_lent_windows(void)
+{
+    struct buf data = {0}, z = {0};
+    fill(&data, 60000, 44, true);
+    fill(&data, 20000, 45, false);
+    struct lender *l = calloc(1, sizeof *l);
+    l->space = malloc(300000);
+    for (int e = 0; e < 2; e++) {
+        for (size_t i = 0; i < N_CODECS; i++) {
+            const struct codec *c = &codecs[i];
+            if (e && strcmp(c->name, "gzip") != 0)
+                continue;
+            if (!make(c, &z, &data))
+                continue;
+            struct rz_error err;
+            struct decoder d;
+            rz_error_clear(&err);
+            free(l->sink.got.p);
+            memset(&l->sink, 0, sizeof l->sink);
+            l->sink.err = &err;
+            l->calls = l->in_window = l->outside = 0;
+            CHECK_EQ_INT(decoder_init(&d, lender_push, l, &err), 0);
+            struct decoder_options o = {0};
+            o.gzip_engine = e ? DECODER_GZIP_ISAL : DECODER_GZIP_ZLIB;
+            if (e && !decoder_gzip_engine_built_in(o.gzip_engine))
+                continue;
+            decoder_set_options(&d, &o);
+            decoder_set_window(&d, lend, l);
+            int rc = 0;
+            for (size_t at = 0; at < z.len && rc == 0; at += 777) {
+                size_t n = z.len - at < 777 ? z.len - at : 777;
+                rc = decoder_push(&d, z.p + at, n);
+            }
+            if (rc == 0)
+                rc = decoder_finish(&d);
+            if (rc != 0)
+                fprintf(stderr, "  %s (engine %d): %s\n", c->name, e, err.detail);
+            CHECK_EQ_INT(rc, 0);
+            CHECK(l->sink.got.len == data.len
+                  && memcmp(l->sink.got.p, data.p, data.len) == 0);
+            if (strcmp(c->name, "compress") == 0) {
+                CHECK_EQ_INT(l->in_window, 0);   /* .Z keeps its own buffer */
+            } else {
+                if (l->outside)
+                    fprintf(stderr, "  %s: %zu pieces outside the window\n",
+                            c->name, l->outside);
+                CHECK_EQ_INT(l->outside, 0);
+                CHECK(l->in_window > 0);
+            }
+            decoder_free(&d);
+        }
+    }
+    free(l->sink.got.p);
+    free(l->space);
+    free(l);
+    free(data.p);
+    free(z.p);
+}
+
 /* ------------------------------------------------- backend specifics */
 
 static void test_xz_limits_and_padding(void)
@@ -1408,6 +1498,7 @@ int main(void)
     RUN(test_every_backend_trailing_garbage);
     RUN(test_every_backend_concatenated);
     RUN(test_every_backend_downstream_error);
+    RUN(test_every_backend_into_lent_windows);
     RUN(test_xz_limits_and_padding);
     RUN(test_zstd_window_limit);
     RUN(test_skippable_frame_first);

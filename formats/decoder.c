@@ -173,7 +173,8 @@ static int start(struct decoder *d, enum decoder_kind k, uint64_t skip,
     if (!d->be)
         return dec_fail(d, RZ_E_DECODE_NOT_BUILT,
                         "the input is %s-compressed, but this build has no "
-                        "%s support (configure.py did not find its library)",
+                        "%s support (configure.py did not find its library, "
+                        "or it was left out with --without)",
                         kind_name(k), kind_name(k));
     return d->be->start(d);
 }

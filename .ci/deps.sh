@@ -12,3 +12,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     curl openssl nginx-light libarchive-tools tar gzip time >/dev/null
 # tests/test_progress.py reads the progress bar back from a real terminal
 $SUDO apt-get install -y -qq --no-install-recommends tmux >/dev/null
+# Decoder libraries (configure.py finds each; a missing one is "not built in")
+# and the real compressors the decoder tests make their inputs with.
+$SUDO apt-get install -y -qq --no-install-recommends \
+    liblzma-dev libzstd-dev libbz2-dev liblz4-dev libisal-dev \
+    xz-utils zstd bzip2 lz4 ncompress pigz >/dev/null

@@ -8,7 +8,7 @@
  *   source (http_source or fd_source), or pipeline_push from the caller
  *     -> meter (raw byte count, stop flag, progress counters)
  *     -> sha256_tap (when a digest is expected)
- *     -> decoder (gzip or identity)
+ *     -> decoder (chosen by magic: gzip, xz, zstd, bzip2, lz4, lzma, .Z, tar)
  *     -> meter (decoded byte count, --max-ratio)
  *     -> handoff to the writer thread (unless `inline_writer`)
  *     -> tar_parser
@@ -55,6 +55,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../formats/decoder.h"
 #include "../formats/rz_error.h"
 #include "fs_sink.h"
 #include "progress.h"
@@ -69,6 +70,8 @@ struct pipeline_options {
     uint8_t sha256[32];
     unsigned tar_flags;              /* TAR_PARSER_* */
     uint64_t max_ratio;              /* 0 = unlimited */
+    struct decoder_options decoder;  /* zstd window, xz memory and threads,
+                                        gzip engine */
     const char *const *include;      /* glob patterns, see above */
     size_t n_include;
     const char *const *exclude;
@@ -99,7 +102,7 @@ struct pipeline_stats {
     uint64_t archive_bytes;          /* uncompressed tar bytes */
     uint64_t entries;
     uint64_t file_bytes;             /* bytes of regular file data */
-    const char *format;              /* "gzip", "tar" */
+    const char *format;              /* decoder_name(): "gzip", "xz", "tar"... */
 };
 
 struct pipeline;

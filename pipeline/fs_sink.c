@@ -702,9 +702,15 @@ static int set_xattrs(struct fs_sink *s)
                  x->name, strlen(x->name));
             continue;
         }
-        if (fsetxattr(s->file_fd, x->name, x->value, x->value_len, 0) < 0)
-            return io_fail(s, RZ_E_IO_WRITE, errno,
-                           "setting an extended attribute");
+        if (fsetxattr(s->file_fd, x->name, x->value, x->value_len, 0) == 0)
+            continue;
+        if (errno == ENOTSUP) {   /* as GNU tar: the filesystem lacks them */
+            warn(s, "the filesystem does not support extended attributes",
+                 x->name, strlen(x->name));
+            return 0;
+        }
+        return io_fail(s, RZ_E_IO_WRITE, errno,
+                       "setting an extended attribute");
     }
     return 0;
 }

@@ -56,6 +56,14 @@ enum {
     SP_WANT_BYTES = 1u << 10 /* a 0.0 offset awaits its numbytes */
 };
 
+/*
+ * Keys every peer ignores when alone (numblocks, unknown ones), and the
+ * name, which every peer applies even to a file that is not sparse: what
+ * is left makes an entry sparse (README "Ambiguity").
+ */
+#define SP_IGNORED (SP_NUMBLOCKS | SP_OTHER)
+#define SP_MAKES_SPARSE (~(unsigned)(SP_IGNORED | SP_NAME))
+
 /* How a member's data is handled (tar_parser.data_mode). */
 enum data_mode {
     DM_DELIVER, /* regular file: entry_data */
@@ -742,10 +750,11 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
                          "ustar magic with a bad version and a prefix",
                          " (only \"ustar\\0\" headers have a prefix field;"
                          " readers disagree on this one)");
-    if (p->sp_keys && e->type != TAR_REG)
+    if ((p->sp_keys & ~(unsigned)SP_IGNORED) && e->type != TAR_REG)
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU.sparse keys on a non-regular entry", NULL);
-    if ((tf == 'S' || p->sp_keys) && ends_in_slash(e->path, e->path_len))
+    if ((tf == 'S' || (p->sp_keys & SP_MAKES_SPARSE))
+        && ends_in_slash(e->path, e->path_len))
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU sparse entry whose name ends in '/'",
                          " (GNU tar and bsdtar make a directory, Python and"
@@ -1000,7 +1009,7 @@ static int begin_member(struct tar_parser *p)
     }
     if (e->type == TAR_OTHER)
         return begin_member_data(p, e->stored, DM_SKIP);
-    if (p->sp_keys)
+    if (p->sp_keys & SP_MAKES_SPARSE)
         return pax_sparse_setup(p);
     if (tf == 'S') {
         uint64_t realsize;

@@ -1013,6 +1013,40 @@ static void test_pax_sparse(void)
         a = (struct sbuf){0};
     }
 
+    /* keys every peer ignores alone; a name every peer applies */
+    r.len = 0;
+    pax(&r, "GNU.sparse.numblocks", "1");
+    pax(&r, "GNU.sparse.future", "x");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "plain", "hello", 5);
+    r.len = 0;
+    pax(&r, "GNU.sparse.name", "renamed");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "plain", "hello", 5);
+    r.len = 0;
+    pax(&r, "GNU.sparse.numblocks", "1");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '5', "dir/", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' plain ->  size=5" U " dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n"
+           "B 0 '0' renamed ->  size=5" U " dev=0,0 off=2048\n"
+           "E n=5 crc=" HELLO_CRC "\n"
+           "B 5 '5' dir/ ->  size=0" U " dev=0,0 off=4096\n"
+           "E n=0 crc=00000000\n" OK_END);
+    /* alone, a real size or a version: readers split or fail */
+    static const char *const partial[][2] = {
+        {"GNU.sparse.realsize", "100"}, {"GNU.sparse.major", "1"},
+        {"GNU.sparse.minor", "0"}};
+    for (size_t i = 0; i < 3; i++) {
+        r.len = 0;
+        pax(&r, partial[i][0], partial[i][1]);
+        ar_ext(&a, 'x', r.s, r.len);
+        ar_file(&a, '0', "f", "hello", 5);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_SPARSE off=0 entry=f ");
+    }
+
     /* sparse keys on anything but a regular file */
     r.len = 0;
     pax(&r, "GNU.sparse.major", "1");
@@ -1960,7 +1994,8 @@ static int dump_end(void *ctx)
 
 static int dump(const char *path)
 {
-    static const struct tar_callbacks cb = {dump_begin, dump_data, dump_end};
+    static const struct tar_callbacks cb = {dump_begin, dump_data, dump_end,
+                                             NULL};
     struct dumper d = {0};
     struct rz_error err;
     struct tar_parser p;

@@ -753,6 +753,10 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
     if ((p->sp_keys & ~(unsigned)SP_IGNORED) && e->type != TAR_REG)
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU.sparse keys on a non-regular entry", NULL);
+    if (tf == 'S' && fmt != FMT_GNU)
+        return ambiguous(p, off, e->path, e->path_len,
+                         "GNU sparse 'S' header without the GNU magic",
+                         " (its map overlaps the ustar prefix field)");
     if ((tf == 'S' || (p->sp_keys & SP_MAKES_SPARSE))
         && ends_in_slash(e->path, e->path_len))
         return ambiguous(p, off, e->path, e->path_len,

@@ -917,6 +917,14 @@ static void test_old_gnu_sparse(void)
     expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=sp detail=old"
                   " GNU sparse map goes on after an empty entry\n");
 
+    /* 'S' is old GNU: with the POSIX magic its map is a name prefix */
+    hdr(b, 'S', "sp", 0);
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=sp detail="
+                  "GNU sparse 'S' header without the GNU magic");
+
     /* a name ending in '/': GNU tar and bsdtar make a directory */
     hdr(b, 'S', "sd/", 0);
     memcpy(b + 257, "ustar  \0", 8);

@@ -92,6 +92,7 @@ enum header_format { FMT_V7, FMT_USTAR, FMT_GNU };
 
 static int ext_reserve(struct tar_parser *p, size_t more);
 static int sparse_fail(struct tar_parser *p, const char *why);
+static int acl_ambiguous(struct tar_parser *p, uint64_t off);
 
 /* ------------------------------------------------------------ errors */
 
@@ -339,9 +340,8 @@ static bool sparse_map_01(struct tar_parser *p, const char *v, size_t n)
     return k == 0;
 }
 
-/* A GNU.sparse.* record of an 'x' header. */
-static int pax_sparse(struct tar_parser *p, const char *key, size_t klen,
-                      const char *val, size_t vlen)
+/* The SP_* bit of a GNU.sparse.* key (SP_OTHER for unknown ones). */
+static unsigned sparse_key_bit(const char *key, size_t klen)
 {
     static const struct { const char *name; unsigned bit; } keys[] = {
         {"GNU.sparse.major", SP_MAJOR}, {"GNU.sparse.minor", SP_MINOR},
@@ -350,11 +350,18 @@ static int pax_sparse(struct tar_parser *p, const char *key, size_t klen,
         {"GNU.sparse.offset", SP_OFFSET}, {"GNU.sparse.numbytes", SP_NUMBYTES},
         {"GNU.sparse.map", SP_MAP}, {"GNU.sparse.name", SP_NAME},
     };
-    unsigned bit = SP_OTHER;
-    uint64_t v = 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (key_is(key, klen, keys[i].name))
-            bit = keys[i].bit;
+            return keys[i].bit;
+    return SP_OTHER;
+}
+
+/* A GNU.sparse.* record of an 'x' header. */
+static int pax_sparse(struct tar_parser *p, const char *key, size_t klen,
+                      const char *val, size_t vlen)
+{
+    unsigned bit = sparse_key_bit(key, klen);
+    uint64_t v = 0;
     p->sp_keys |= bit;
     switch (bit) {
     case SP_NAME:
@@ -446,14 +453,22 @@ static int global_ambiguous(struct tar_parser *p, unsigned bit,
 {
     size_t nlen;
     const char *name = pending_name(p, &nlen);
-    if (key_has_prefix(key, klen, "GNU.sparse."))
+    if (key_has_prefix(key, klen, "GNU.sparse.")) {
+        if (sparse_key_bit(key, klen) & SP_IGNORED)
+            return 0;   /* every reader ignores these */
         return ambiguous(p, p->ext_offset, name, nlen,
                          "global header sets GNU.sparse keys", NULL);
-    if (vlen == 0 || !(bit & (PAX_PATH | PAX_LINKPATH | PAX_SIZE)))
+    }
+    if (bit == PAX_LINKPATH) {
+        /* it matters only to the links that follow: checked there */
+        p->glob_link = vlen > 0;
+        p->glob_link_offset = p->ext_offset;
+        return 0;
+    }
+    if (vlen == 0 || !(bit & (PAX_PATH | PAX_SIZE)))
         return 0;
     return ambiguous(p, p->ext_offset, name, nlen,
                      bit == PAX_PATH ? "global header sets path"
-                     : bit == PAX_LINKPATH ? "global header sets linkpath"
                      : "global header sets size", NULL);
 }
 
@@ -466,6 +481,8 @@ static int pax_apply(struct tar_parser *p, struct tar_pax *a, bool global,
                      size_t vlen)
 {
     unsigned bit = pax_key_bit(key, klen);
+    if (!global)
+        p->x_records++;
     if (global) {
         if (global_ambiguous(p, bit, key, klen, vlen) < 0)
             return -1;
@@ -750,7 +767,19 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
                          "ustar magic with a bad version and a prefix",
                          " (only \"ustar\\0\" headers have a prefix field;"
                          " readers disagree on this one)");
-    if ((p->sp_keys & ~(unsigned)SP_IGNORED) && e->type != TAR_REG)
+    if (p->glob_link && (e->type == TAR_SYMLINK || e->type == TAR_HARDLINK)) {
+        char more[80];
+        snprintf(more, sizeof more, " (at byte %" PRIu64 ")",
+                 p->glob_link_offset);
+        return ambiguous(p, off, e->path, e->path_len,
+                         "global header sets linkpath", more);
+    }
+    if (p->acl_pending && (e->type != TAR_REG || p->acl_name.len != e->path_len
+                           || memcmp(p->acl_name.s, e->path, e->path_len)))
+        return acl_ambiguous(p, p->acl_offset);
+    /* a real size means nothing to a non-regular entry: all ignore it */
+    if ((p->sp_keys & ~(unsigned)(SP_IGNORED | SP_REALSIZE))
+        && e->type != TAR_REG)
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU.sparse keys on a non-regular entry", NULL);
     if (tf == 'S' && fmt != FMT_GNU)
@@ -799,6 +828,7 @@ static void reset_pending(struct tar_parser *p)
     tar_sparse_reset(&p->map);
     p->xattr_n = 0;
     p->xattr_bytes.len = 0;
+    p->acl_pending = false;
 }
 
 static int end_member(struct tar_parser *p)
@@ -951,6 +981,14 @@ static int pax_sparse_setup(struct tar_parser *p)
     return sparse_ready(p);
 }
 
+static int acl_ambiguous(struct tar_parser *p, uint64_t off)
+{
+    return ambiguous(p, off, p->acl_name.s, p->acl_name.len,
+                     "Solaris ACL header not followed by its file",
+                     " (GNU tar and Python extract it as a file, bsdtar"
+                     " applies it to the next entry)");
+}
+
 /* A GNU volume label or a Solaris ACL: not an entry. */
 static int metadata_member(struct tar_parser *p, char tf)
 {
@@ -960,10 +998,23 @@ static int metadata_member(struct tar_parser *p, char tf)
     p->entry.path_len = 0;
     if (header_number(p, H_SIZE, 12, "size", NUM_MAX, &size) < 0)
         return -1;
-    if (tf == 'A' && p->warn) {
-        snprintf(msg, sizeof msg, "skipping a Solaris ACL header at byte %"
-                 PRIu64 " (ACLs are not restored)", p->hdr_offset);
-        p->warn(p->warn_ctx, msg);
+    if (tf == 'A') {
+        /* GNU tar and Python extract it as a file of its name, bsdtar
+         * applies it to the next entry: harmless only when that entry is
+         * the file of the same name, which replaces it */
+        char name[101];
+        size_t n = header_string(p->block + H_NAME, 100, name);
+        if (p->acl_pending)
+            return acl_ambiguous(p, p->acl_offset);
+        if (text_set(p, &p->acl_name, name, n) < 0)
+            return -1;
+        p->acl_pending = true;
+        p->acl_offset = p->hdr_offset;
+        if (p->warn) {
+            snprintf(msg, sizeof msg, "skipping a Solaris ACL header at byte %"
+                     PRIu64 " (ACLs are not restored)", p->hdr_offset);
+            p->warn(p->warn_ctx, msg);
+        }
     }
     return begin_member_data(p, size, DM_SILENT);
 }
@@ -1046,6 +1097,17 @@ static int sparse_block(struct tar_parser *p)
     return sparse_ready(p);
 }
 
+/* A second 'L' (or 'K') for one entry: Python takes the first, GNU tar
+ * the last; the same value twice is what they agree on. */
+static int long_repeated(struct tar_parser *p, bool have,
+                         const struct tar_text *old, size_t n,
+                         const char *what)
+{
+    if (!have || (old->len == n && memcmp(old->s, p->ext, n) == 0))
+        return 0;
+    return ambiguous(p, p->ext_offset, old->s, old->len, what, NULL);
+}
+
 static int ext_done(struct tar_parser *p)
 {
     size_t n;
@@ -1060,10 +1122,16 @@ static int ext_done(struct tar_parser *p)
     case 'L':
         /* GNU writes the name NUL-terminated; anything after is ignored */
         n = strnlen((const char *)p->ext, p->ext_len);
+        if (long_repeated(p, p->have_long_name, &p->long_name, n,
+                          "two GNU long names in a row") < 0)
+            return -1;
         p->have_long_name = true;
         return text_set(p, &p->long_name, (const char *)p->ext, n);
     default:
         n = strnlen((const char *)p->ext, p->ext_len);
+        if (long_repeated(p, p->have_long_link, &p->long_link, n,
+                          "two GNU long link names in a row") < 0)
+            return -1;
         p->have_long_link = true;
         return text_set(p, &p->long_link, (const char *)p->ext, n);
     }
@@ -1075,18 +1143,12 @@ static int ext_repeated(struct tar_parser *p, char tf)
     size_t nlen;
     const char *name = pending_name(p, &nlen);
     char more[96];
-    if (tf == 'x' && p->have_x) {
+    if (tf == 'x' && p->have_x && p->x_records > 0) {
         snprintf(more, sizeof more, " (at byte %" PRIu64 " and byte %" PRIu64
                  ")", p->x_offset, p->hdr_offset);
         return ambiguous(p, p->hdr_offset, name, nlen,
                          "two pax extended headers in a row", more);
     }
-    if (tf == 'L' && p->have_long_name)
-        return ambiguous(p, p->hdr_offset, name, nlen,
-                         "two GNU long names in a row", NULL);
-    if (tf == 'K' && p->have_long_link)
-        return ambiguous(p, p->hdr_offset, name, nlen,
-                         "two GNU long link names in a row", NULL);
     return 0;
 }
 
@@ -1113,6 +1175,7 @@ static int begin_ext(struct tar_parser *p, char tf)
     if (tf == 'x') {
         p->have_x = true;
         p->x_offset = p->hdr_offset;
+        p->x_records = 0;
     }
     if (tf != 'g')
         p->ext_pending = true;
@@ -1127,6 +1190,8 @@ static int begin_ext(struct tar_parser *p, char tf)
 
 static int zero_block(struct tar_parser *p)
 {
+    if (p->acl_pending)
+        return acl_ambiguous(p, p->acl_offset);
     if (p->ext_pending) {
         size_t nlen;
         const char *name = pending_name(p, &nlen);
@@ -1401,6 +1466,8 @@ static int finish_at_boundary(struct tar_parser *p)
     size_t nlen;
     const char *name = pending_name(p, &nlen);
     char msg[256];
+    if (p->acl_pending)
+        return acl_ambiguous(p, p->acl_offset);
     if (p->ext_pending)
         return fail(p, RZ_E_TAR_ORPHAN_EXT, p->ext_offset, name, nlen,
                     "the extension header at byte %" PRIu64 " is followed"
@@ -1477,6 +1544,7 @@ void tar_parser_free(struct tar_parser *p)
     text_free(&p->long_name);
     text_free(&p->long_link);
     text_free(&p->sp_name);
+    text_free(&p->acl_name);
     text_free(&p->xattr_bytes);
     free(p->xattr_pos);
     free(p->xattrs);

@@ -256,6 +256,12 @@ struct tar_parser {
     /* what this entry's extension headers set */
     bool have_x;              /* an 'x' or 'X' was read */
     uint64_t x_offset;        /* ...at this offset */
+    size_t x_records;         /* ...with this many records */
+    bool glob_link;           /* a global header set linkpath */
+    uint64_t glob_link_offset;
+    bool acl_pending;         /* a Solaris 'A' awaits the file it names */
+    uint64_t acl_offset;
+    struct tar_text acl_name;
     unsigned sp_keys;         /* SP_* bits: GNU.sparse.* keys seen */
     uint64_t sp_realsize, sp_size, sp_numblocks, sp_major, sp_minor;
     uint64_t sp_offset;       /* a 0.0 GNU.sparse.offset awaiting numbytes */

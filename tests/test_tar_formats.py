@@ -281,7 +281,7 @@ def test_header_only_entry_with_a_size_hides_nothing(ctx):
 def test_metadata_members_are_not_entries(ctx):
     arch = _write(ctx, 'meta.tar',
                   _member(b'label', b'', b'V')
-                  + _member(b'acl', b'user::rw-\0', b'A')
+                  + _member(b'f', b'user::rw-\0', b'A')
                   + _member(b'f', b'data\n')
                   + _member(b'dumpdir', b'Nx\0\0', b'D') + EOA)
     r = ctx.run('-t', arch)

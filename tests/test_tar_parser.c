@@ -658,7 +658,7 @@ static void test_metadata_members(void)
     pax(&r, "mtime", "-86400");
     ar_ext(&a, 'X', r.s, r.len);
     ar_file(&a, '0', "short", "hello", 5);
-    ar_file(&a, 'A', "acl", "user::rw-\0", 10);
+    ar_file(&a, 'A', "after-acl", "user::rw-\0", 10);
     ar_file(&a, '0', "after-acl", "", 0);
     hdr(b, 'D', "dd", 0); ar_block(&a, b);      /* no slash: still a dir */
     ar_file(&a, 'D', "dd2/", "Yx\0\0", 4);
@@ -674,6 +674,22 @@ static void test_metadata_members(void)
            "B 5 'D' dd ->  size=0" U " dev=0,0 off=4096\nE n=0 crc=00000000\n"
            "B 5 'D' dd2/ ->  size=0" U " dev=0,0 off=4608\nE n=0 crc=00000000\n"
            OK_END);
+    /* an ACL not followed by its file: GNU tar and Python extract the ACL
+     * as that file, bsdtar applies it to whatever comes next */
+    ar_file(&a, 'A', "acl", "user::rw-\0", 10);
+    ar_file(&a, '0', "other", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=acl detail="
+                  "Solaris ACL header not followed by its file");
+    ar_file(&a, 'A', "d", "", 0);
+    ar_file(&a, '5', "d", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=d detail="
+                  "Solaris ACL header not followed by its file");
+    ar_file(&a, 'A', "last", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=last detail="
+                  "Solaris ACL header not followed by its file");
     free(r.s);
 }
 
@@ -1120,8 +1136,15 @@ static void test_ambiguous_long_names(void)
     ar_ext(&a, 'K', "two", 3);
     hdr(b, '2', "l", 0); ar_block(&a, b);
     ar_end(&a);
-    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry= detail="
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=one detail="
                   "two GNU long link names in a row\n");
+    /* the same long name twice: every reader agrees */
+    ar_ext(&a, 'L', "same", 5);
+    ar_ext(&a, 'L', "same", 5);
+    ar_file(&a, '0', "hdr", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' same ->  size=0" U " dev=0,0 off=0\n"
+           "E n=0 crc=00000000\n" OK_END);
     free(r.s);
 }
 
@@ -1166,6 +1189,13 @@ static void test_ambiguous_two_pax(void)
     ar_end(&a);
     expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=a detail="
                   "two pax extended headers in a row");
+    /* an empty first one leaves nothing to merge: every reader agrees */
+    ar_ext(&a, 'x', "", 0);
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "hdr", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' a ->  size=0" U " dev=0,0 off=0\n"
+           "E n=0 crc=00000000\n" OK_END);
     /* one per entry, many entries: fine */
     for (int i = 0; i < 3; i++) {
         ar_ext(&a, 'x', r.s, r.len);
@@ -1210,8 +1240,7 @@ static void test_ambiguous_prefix(void)
 /* GNU tar and Python apply a global path to every later entry. */
 static void test_ambiguous_global(void)
 {
-    static const char *const keys[] = {"path", "linkpath", "size",
-                                       "GNU.sparse.name"};
+    static const char *const keys[] = {"path", "size", "GNU.sparse.name"};
     struct sbuf a = {0}, r = {0};
     char want[128];
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
@@ -1222,9 +1251,38 @@ static void test_ambiguous_global(void)
         ar_end(&a);
         snprintf(want, sizeof want, "R -1 -1 TAR_AMBIGUOUS off=0 entry="
                  " detail=global header sets %s\n",
-                 i == 3 ? "GNU.sparse keys" : keys[i]);
+                 i == 2 ? "GNU.sparse keys" : keys[i]);
         expect_result(&a, NULL, want);
     }
+    /* a global linkpath matters to the links after it, and only to them;
+     * keys every reader ignores stay ignored */
+    uint8_t b[512];
+    r.len = 0;
+    pax(&r, "linkpath", "glob-target");
+    pax(&r, "GNU.sparse.numblocks", "3");
+    ar_ext(&a, 'g', r.s, r.len);
+    ar_file(&a, '0', "f", "", 0);
+    ar_file(&a, '5', "d/", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' f ->  size=0" U " dev=0,0 off=1024\n"
+           "E n=0 crc=00000000\n"
+           "B 5 '5' d/ ->  size=0" U " dev=0,0 off=1536\n"
+           "E n=0 crc=00000000\n" OK_END);
+    ar_ext(&a, 'g', r.s, r.len);
+    ar_file(&a, '0', "f", "", 0);
+    hdr(b, '2', "l", 0); hdr_link(b, "own-target"); ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1536 entry=l detail="
+                  "global header sets linkpath (at byte 0)\n");
+    /* deleted again by a later global header: fine */
+    ar_ext(&a, 'g', r.s, r.len);
+    r.len = 0;
+    pax(&r, "linkpath", "");
+    ar_ext(&a, 'g', r.s, r.len);
+    hdr(b, '2', "l", 0); hdr_link(b, "own-target"); ar_block(&a, b);
+    ar_end(&a);
+    expect(&a, NULL, "B 2 '2' l -> own-target size=0" U " dev=0,0 off=2048\n"
+           "E n=0 crc=00000000\n" OK_END);
     /* POSIX: an empty 'x' path deletes the field, the header name stands
      * (bsdtar does this; GNU tar and Python read an empty name) */
     r.len = 0;

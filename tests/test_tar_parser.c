@@ -951,6 +951,56 @@ static void test_old_gnu_sparse(void)
                   "GNU sparse entry whose name ends in '/'");
 }
 
+/* Without entry_hole, holes arrive through entry_data as zeros. */
+struct zero_count {
+    uint64_t bytes, nonzero;
+};
+
+static int zc_begin(void *ctx, const struct tar_entry *e)
+{
+    (void)ctx;
+    CHECK(e->sparse && e->size == 5000);
+    return 0;
+}
+
+static int zc_data(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct zero_count *z = ctx;
+    for (size_t i = 0; i < len; i++)
+        z->nonzero += buf[i] != 0;
+    z->bytes += len;
+    return 0;
+}
+
+static int zc_end(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static void test_sparse_without_hole_callback(void)
+{
+    static const struct tar_callbacks cb = {zc_begin, zc_data, zc_end, NULL};
+    struct sbuf a = {0}, r = {0};
+    struct zero_count z = {0};
+    struct rz_error err;
+    struct tar_parser p;
+    pax(&r, "GNU.sparse.size", "5000");
+    pax(&r, "GNU.sparse.map", "1000,5,3000,3");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "f", "helloabc", 8);
+    ar_end(&a);
+    rz_error_clear(&err);
+    tar_parser_init(&p, &cb, &z, &err, 0);
+    CHECK_EQ_INT(tar_parser_push(&p, (const uint8_t *)a.s, a.len), 0);
+    CHECK_EQ_INT(tar_parser_finish(&p), 0);
+    CHECK_EQ_INT(z.bytes, 5000);
+    CHECK_EQ_INT(z.nonzero, 8);
+    tar_parser_free(&p);
+    free(a.s);
+    free(r.s);
+}
+
 static void test_pax_sparse(void)
 {
     struct sbuf a = {0}, r = {0}, want = {0};
@@ -2107,6 +2157,7 @@ int main(int argc, char **argv)
     RUN(test_pax_size);
     RUN(test_pax_global);
     RUN(test_pax_sparse);
+    RUN(test_sparse_without_hole_callback);
     RUN(test_header_only_sizes);
     RUN(test_metadata_members);
     RUN(test_old_gnu_sparse);

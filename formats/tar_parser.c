@@ -9,9 +9,15 @@
  *
  * Numbers are kept in 64 bits and every parsed value is capped at INT64_MAX,
  * so size + padding and offset arithmetic cannot overflow.
+ *
+ * The pure pieces live apart, each behind its header's contract: number
+ * spellings in tar_numeric.c, pax record syntax in tar_pax.c, sparse maps
+ * in tar_sparse.c.  This file is the state machine and what records mean,
+ * including the ambiguity rules (README "Ambiguity").
  */
 #include "tar_parser.h"
 #include "tar_numeric.h"
+#include "tar_pax.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -204,53 +210,6 @@ static void pax_free(struct tar_pax *a)
 
 /* ------------------------------------------------------------ pax */
 
-/*
- * Split one "LEN key=value\n" record off the front of r.  Returns NULL with
- * the pieces filled, or why the record is malformed.
- */
-static const char *pax_record(const char *r, size_t avail, size_t *reclen,
-                              const char **key, size_t *klen,
-                              const char **val, size_t *vlen)
-{
-    size_t len = 0, i = 0;
-    const char *eq;
-    for (; i < avail && r[i] >= '0' && r[i] <= '9'; i++) {
-        if (len > TAR_EXT_MAX)
-            return "the length is too large";
-        len = len * 10 + (size_t)(r[i] - '0');
-    }
-    if (i == 0)
-        return "it does not start with a length";
-    if (i == avail || r[i] != ' ')
-        return "the length is not followed by a space";
-    if (len > avail)
-        return "the length runs past the end of the header";
-    if (len < i + 4 || r[len - 1] != '\n')
-        return "the length does not end the record at its newline";
-    *key = r + i + 1;
-    eq = memchr(*key, '=', len - i - 2);
-    if (!eq || eq == *key)
-        return "it has no key=value";
-    *klen = (size_t)(eq - *key);
-    if (memchr(*key, '\0', *klen))
-        return "its key contains a NUL byte";
-    *val = eq + 1;
-    *vlen = (size_t)(r + len - 1 - *val);
-    *reclen = len;
-    return NULL;
-}
-
-static bool key_is(const char *key, size_t klen, const char *name)
-{
-    return strlen(name) == klen && memcmp(key, name, klen) == 0;
-}
-
-static bool key_has_prefix(const char *key, size_t klen, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return klen > n && memcmp(key, prefix, n) == 0;
-}
-
 static int pax_bad_value(struct tar_parser *p, const char *key, size_t klen,
                          const char *val, size_t vlen, const char *what)
 {
@@ -305,7 +264,7 @@ static unsigned pax_key_bit(const char *key, size_t klen)
         {"uname", PAX_UNAME}, {"gname", PAX_GNAME},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (key_is(key, klen, keys[i].name))
+        if (tar_pax_key_is(key, klen, keys[i].name))
             return keys[i].bit;
     return 0;
 }
@@ -315,29 +274,6 @@ static void sparse_note(struct tar_parser *p, const char *why)
 {
     if (why && !p->sp_why)
         p->sp_why = why;
-}
-
-/* GNU.sparse.map (0.1): "offset,size,offset,size,..." */
-static bool sparse_map_01(struct tar_parser *p, const char *v, size_t n)
-{
-    size_t i = 0;
-    uint64_t pair[2];
-    int k = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && v[j] != ',')
-            j++;
-        if (!tar_decimal(v + i, j - i, &pair[k]))
-            return false;
-        if (++k == 2) {
-            sparse_note(p, tar_sparse_add(&p->map, pair[0], pair[1]));
-            k = 0;
-        }
-        if (j < n && j + 1 == n)
-            return false;   /* trailing comma */
-        i = j + 1;
-    }
-    return k == 0;
 }
 
 /* The SP_* bit of a GNU.sparse.* key (SP_OTHER for unknown ones). */
@@ -351,7 +287,7 @@ static unsigned sparse_key_bit(const char *key, size_t klen)
         {"GNU.sparse.map", SP_MAP}, {"GNU.sparse.name", SP_NAME},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (key_is(key, klen, keys[i].name))
+        if (tar_pax_key_is(key, klen, keys[i].name))
             return keys[i].bit;
     return SP_OTHER;
 }
@@ -367,10 +303,14 @@ static int pax_sparse(struct tar_parser *p, const char *key, size_t klen,
     case SP_NAME:
         return pax_name(p, &p->sp_name, key, klen, val, vlen);
     case SP_MAP:
-        if (!sparse_map_01(p, val, vlen))
+    {
+        const char *why = tar_sparse_list(&p->map, val, vlen);
+        if (why == tar_sparse_bad_list)
             return pax_bad_value(p, key, klen, val, vlen,
                                  "a list of decimal offset,size pairs");
+        sparse_note(p, why);
         return 0;
+    }
     case SP_OTHER:
         return 0;
     default:
@@ -453,7 +393,7 @@ static int global_ambiguous(struct tar_parser *p, unsigned bit,
 {
     size_t nlen;
     const char *name = pending_name(p, &nlen);
-    if (key_has_prefix(key, klen, "GNU.sparse.")) {
+    if (tar_pax_key_has_prefix(key, klen, "GNU.sparse.")) {
         if (sparse_key_bit(key, klen) & SP_IGNORED)
             return 0;   /* every reader ignores these */
         return ambiguous(p, p->ext_offset, name, nlen,
@@ -486,9 +426,9 @@ static int pax_apply(struct tar_parser *p, struct tar_pax *a, bool global,
     if (global) {
         if (global_ambiguous(p, bit, key, klen, vlen) < 0)
             return -1;
-    } else if (key_has_prefix(key, klen, "GNU.sparse.")) {
+    } else if (tar_pax_key_has_prefix(key, klen, "GNU.sparse.")) {
         return pax_sparse(p, key, klen, val, vlen);
-    } else if (key_has_prefix(key, klen, "SCHILY.xattr.")) {
+    } else if (tar_pax_key_has_prefix(key, klen, "SCHILY.xattr.")) {
         return pax_xattr(p, key, klen, val, vlen);
     }
     if (bit == 0)
@@ -530,8 +470,8 @@ static int pax_parse(struct tar_parser *p, struct tar_pax *a, bool global)
     while (pos < p->ext_len) {
         const char *key, *val, *why;
         size_t reclen, klen, vlen;
-        why = pax_record(data + pos, p->ext_len - pos, &reclen, &key, &klen,
-                         &val, &vlen);
+        why = tar_pax_record(data + pos, p->ext_len - pos, TAR_EXT_MAX,
+                             &reclen, &key, &klen, &val, &vlen);
         if (why) {
             size_t nlen;
             const char *name = pending_name(p, &nlen);

@@ -738,11 +738,12 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
                          "pax size on a header-only entry",
                          " (a link, device, FIFO or directory: some readers"
                          " skip that much data, others read a header next)");
-    if (tf == '0' && e->type == TAR_DIR && e->size > 0)
+    /* '\0' + '/' is a directory to all (the v7 way); not '0' or '7' */
+    if ((tf == '0' || tf == '7') && ends_in_slash(e->path, e->path_len))
         return ambiguous(p, off, e->path, e->path_len,
-                         "size on a '0' entry whose name ends in '/'",
-                         " (GNU tar and bsdtar read a directory, Python and"
-                         " Go a file with data)");
+                         "regular-file type on a name ending in '/'",
+                         " (GNU tar and bsdtar make a directory, Python and"
+                         " Go a file)");
     return 0;
 }
 

@@ -49,7 +49,7 @@
  *     record with an empty value removes that key (POSIX; bsdtar does the
  *     same), so the next level applies again.  Unknown pax keys are ignored.
  *   - type: see enum tar_type.  '\0' whose path ends in '/' is a
- *     directory, so is '0' with such a path when its size is 0; GNU
+ *     directory ('0' or '7' with such a path is ambiguous); GNU
  *     dumpdirs 'D' are directories (their data, a list of names, is
  *     skipped).  Old GNU sparse 'S' and pax sparse files are TAR_REG with
  *     entry->sparse set.
@@ -72,7 +72,7 @@
  *   with a bad version and a prefix" (any magic but "ustar\0" with a
  *   non-empty prefix field, on a non-sparse member), "global header sets
  *   path" (or linkpath, size, GNU.sparse.*), "pax size on a header-only
- *   entry", "size on a '0' entry whose name ends in '/'", "GNU.sparse keys
+ *   entry", "regular-file type on a name ending in '/'", "GNU.sparse keys
  *   on a non-regular entry", "GNU sparse entry whose name ends in '/'".
  * Sparse maps that are malformed, overlapping, out of order, beyond the
  * real size, or do not add up are RZ_E_TAR_SPARSE; a map's memory grows
@@ -158,7 +158,7 @@ enum tar_type {
     TAR_SYMLINK,  /* '2' */
     TAR_CHR,      /* '3' */
     TAR_BLK,      /* '4' */
-    TAR_DIR,      /* '5', GNU dumpdir 'D', or an old-style regular entry
+    TAR_DIR,      /* '5', GNU dumpdir 'D', or an old-style '\0' entry
                      whose name ends in '/' */
     TAR_FIFO,     /* '6' */
     TAR_OTHER,    /* anything else (vendor types, GNU multivolume 'M') */

@@ -405,11 +405,13 @@ static int global_ambiguous(struct tar_parser *p, unsigned bit,
         p->glob_link_offset = p->ext_offset;
         return 0;
     }
-    if (vlen == 0 || !(bit & (PAX_PATH | PAX_SIZE)))
-        return 0;
-    return ambiguous(p, p->ext_offset, name, nlen,
-                     bit == PAX_PATH ? "global header sets path"
-                     : "global header sets size", NULL);
+    if (vlen == 0 || bit == 0)
+        return 0;   /* a deletion, or a key nobody applies (comment) */
+    /* bsdtar ignores global headers altogether, GNU tar and Python apply
+     * them: any attribute one sets is read two ways */
+    char what[64];
+    snprintf(what, sizeof what, "global header sets %.*s", (int)klen, key);
+    return ambiguous(p, p->ext_offset, name, nlen, what, NULL);
 }
 
 /*

@@ -41,11 +41,12 @@
  *     prefix '/' name (the prefix only with the POSIX magic "ustar\0"; see
  *     the ambiguity rules for other magics).  A GNU long name ends at its
  *     first NUL.  linkpath likewise: pax 'linkpath' > GNU 'K' > header.
- *   - size, uid, gid, mtime: pax 'x' > pax 'g' > header (POSIX: global
- *     records act as if repeated in every later 'x').  'size' is taken from
- *     'x' only.  mtime keeps up to 9 fraction digits in mtime_nsec; "-1.25"
+ *   - size, uid, gid, mtime: pax 'x' > header.  A global 'g' header that
+ *     sets any attribute is ambiguous (bsdtar ignores global headers, GNU
+ *     tar and Python apply them); one holding only keys nobody applies
+ *     (comment, as git archive writes) or deletions is fine.  mtime keeps up to 9 fraction digits in mtime_nsec; "-1.25"
  *     is mtime -2, nsec 750000000; a negative base-256 header mtime is
- *     legal.  uname/gname: 'x' > 'g' > header (ustar and GNU only).  A pax
+ *     legal.  uname/gname: 'x' > header (ustar and GNU only).  A pax
  *     record with an empty value removes that key (POSIX; bsdtar does the
  *     same), so the next level applies again.  Unknown pax keys are ignored.
  *   - type: see enum tar_type.  '\0' whose path ends in '/' is a
@@ -71,7 +72,8 @@
  *   disagree", "GNU long link and pax linkpath disagree", "ustar magic
  *   with a bad version and a prefix" (any magic but "ustar\0" with a
  *   non-empty prefix field, on a non-sparse member), "global header sets
- *   path" (or linkpath, size, GNU.sparse.*), "pax size on a header-only
+ *   path" (or any attribute; linkpath only when a link follows), "pax
+ *   size on a header-only
  *   entry", "regular-file type on a name ending in '/'", "GNU.sparse keys
  *   on a non-regular entry", "GNU sparse entry whose name ends in '/'".
  * Sparse maps that are malformed, overlapping, out of order, beyond the

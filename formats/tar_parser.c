@@ -728,7 +728,7 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU sparse 'S' header without the GNU magic",
                          " (its map overlaps the ustar prefix field)");
-    if ((tf == 'S' || (p->sp_keys & SP_MAKES_SPARSE))
+    if ((tf == 'S' || ((p->sp_keys & SP_MAKES_SPARSE) && e->type == TAR_REG))
         && ends_in_slash(e->path, e->path_len))
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU sparse entry whose name ends in '/'",
@@ -1058,6 +1058,10 @@ static int ext_done(struct tar_parser *p)
         return -1;
     p->ext[p->ext_len] = '\0';
     p->ext_padding = true;
+    /* a name with its NUL inside the size reads the same everywhere */
+    p->pad_check = p->padding > 0
+                   && ((p->ext_type != 'L' && p->ext_type != 'K')
+                       || !memchr(p->ext, '\0', p->ext_len));
     to_padding(p);
     switch (p->ext_type) {
     case 'x': return pax_parse(p, &p->pax, false);
@@ -1305,9 +1309,33 @@ static int step_data(struct tar_parser *p, const uint8_t *buf, size_t len,
     return p->remaining ? 0 : end_member(p);
 }
 
-static int step_padding(struct tar_parser *p, size_t len, size_t *used)
+/*
+ * The first padding byte after extension data: GNU tar and Python read a
+ * long name on to the first NUL of the padded blocks, and Python parses
+ * pax records on into the padding; bsdtar (and we) stop at the size.  A
+ * NUL there makes them agree.
+ */
+static int check_ext_padding(struct tar_parser *p, uint8_t first)
+{
+    size_t nlen;
+    const char *name = pending_name(p, &nlen);
+    p->pad_check = false;
+    if (first == 0)
+        return 0;
+    return ambiguous(p, p->ext_offset, name, nlen,
+                     p->ext_type == 'L' ? "GNU long name runs past its size"
+                     : p->ext_type == 'K' ? "GNU long link runs past its size"
+                     : "pax header data runs past its size",
+                     " (the padding after it is not zero: some readers read"
+                     " on into it)");
+}
+
+static int step_padding(struct tar_parser *p, const uint8_t *buf, size_t len,
+                        size_t *used)
 {
     size_t n = len < p->padding ? len : (size_t)p->padding;
+    if (p->pad_check && check_ext_padding(p, buf[0]) < 0)
+        return -1;
     *used = n;
     p->padding -= n;
     if (!p->padding)
@@ -1364,7 +1392,7 @@ int tar_parser_push(struct tar_parser *p, const uint8_t *buf, size_t len)
         case TS_SPARSE: rc = step_block(p, buf, len, &used); break;
         case TS_EXT: rc = step_ext(p, buf, len, &used); break;
         case TS_DATA: rc = step_data(p, buf, len, &used); break;
-        case TS_PADDING: rc = step_padding(p, len, &used); break;
+        case TS_PADDING: rc = step_padding(p, buf, len, &used); break;
         case TS_TRAILER: rc = step_trailer(p, buf, len, &used); break;
         default: return -1;
         }

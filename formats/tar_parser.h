@@ -75,7 +75,10 @@
  *   path" (or any attribute; linkpath only when a link follows), "pax
  *   size on a header-only
  *   entry", "regular-file type on a name ending in '/'", "GNU.sparse keys
- *   on a non-regular entry", "GNU sparse entry whose name ends in '/'".
+ *   on a non-regular entry", "GNU sparse entry whose name ends in '/'", "GNU long name runs past
+ *   its size" (and long link, pax header data: the first padding byte
+ *   after extension data must be NUL unless a long name's NUL came
+ *   within its size), "Solaris ACL header not followed by its file".
  * Sparse maps that are malformed, overlapping, out of order, beyond the
  * real size, or do not add up are RZ_E_TAR_SPARSE; a map's memory grows
  * only as its chunks arrive (tar_sparse.h).
@@ -246,6 +249,7 @@ struct tar_parser {
     uint64_t ext_total;       /* extension bytes declared for this entry */
     bool ext_pending;         /* an 'x', 'L' or 'K' awaits its entry */
     bool ext_padding;         /* the padding being skipped follows one */
+    bool pad_check;           /* its first padding byte must be NUL */
     /* pending overrides for the next entry, and global pax defaults */
     struct tar_text long_name, long_link; /* GNU 'L' / 'K' */
     bool have_long_name, have_long_link;

@@ -1126,6 +1126,15 @@ static void test_pax_sparse(void)
         expect_result(&a, NULL, "R -1 -1 TAR_SPARSE off=0 entry=f ");
     }
 
+    /* a real size on a directory: every reader ignores it */
+    r.len = 0;
+    pax(&r, "GNU.sparse.realsize", "3");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '5', "sub/", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 5 '5' sub/ ->  size=0" U " dev=0,0 off=0\n"
+           "E n=0 crc=00000000\n" OK_END);
+
     /* sparse keys on anything but a regular file */
     r.len = 0;
     pax(&r, "GNU.sparse.major", "1");
@@ -1193,6 +1202,45 @@ static void test_ambiguous_long_names(void)
     ar_end(&a);
     expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=one detail="
                   "two GNU long link names in a row\n");
+    /* a size that stops before the name's NUL: GNU tar and Python read on
+     * to the NUL in the padding, bsdtar stops at the size */
+    {
+        uint8_t d[512] = {0};
+        memcpy(d, "abcdefgh", 8);
+        hdr(b, 'L', "././@LongLink", 4);
+        ar_block(&a, b);
+        ar_block(&a, d);
+        ar_file(&a, '0', "hdr", "", 0);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=abcd detail="
+                      "GNU long name runs past its size");
+        hdr(b, 'K', "././@LongLink", 4);
+        ar_block(&a, b);
+        ar_block(&a, d);
+        hdr(b, '2', "l", 0); ar_block(&a, b);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry= detail="
+                      "GNU long link runs past its size");
+        /* the NUL inside the size, junk after it: the same for all */
+        d[3] = '\0';
+        hdr(b, 'L', "././@LongLink", 6);
+        ar_block(&a, b);
+        ar_block(&a, d);
+        ar_file(&a, '0', "hdr", "", 0);
+        ar_end(&a);
+        expect(&a, NULL, "B 0 '0' abc ->  size=0" U " dev=0,0 off=0\n"
+               "E n=0 crc=00000000\n" OK_END);
+        /* pax records in the padding: Python parses them */
+        memset(d, 0, sizeof d);
+        memcpy(d, "12 path=abc\n12 path=xyz\n", 24);
+        hdr(b, 'x', "PaxHeader/f", 12);
+        ar_block(&a, b);
+        ar_block(&a, d);
+        ar_file(&a, '0', "hdr", "", 0);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=abc detail="
+                      "pax header data runs past its size");
+    }
     /* the same long name twice: every reader agrees */
     ar_ext(&a, 'L', "same", 5);
     ar_ext(&a, 'L', "same", 5);

@@ -67,18 +67,20 @@
  * Ambiguity (README "Ambiguity"): where GNU tar, bsdtar, Python's tarfile
  * and Go's archive/tar read an archive differently, it is refused with
  * RZ_E_TAR_AMBIGUOUS, the detail naming the case:
- *   "two pax extended headers in a row", "two GNU long names in a row",
- *   "two GNU long link names in a row", "GNU long name and pax path
- *   disagree", "GNU long link and pax linkpath disagree", "ustar magic
- *   with a bad version and a prefix" (any magic but "ustar\0" with a
- *   non-empty prefix field, on a non-sparse member), "global header sets
- *   path" (or any attribute; linkpath only when a link follows), "pax
- *   size on a header-only
- *   entry", "regular-file type on a name ending in '/'", "GNU.sparse keys
- *   on a non-regular entry", "GNU sparse entry whose name ends in '/'", "GNU long name runs past
- *   its size" (and long link, pax header data: the first padding byte
- *   after extension data must be NUL unless a long name's NUL came
- *   within its size), "Solaris ACL header not followed by its file".
+ *   "two pax extended headers in a row" (unless the first is empty),
+ *   "two GNU long names in a row" and "two GNU long link names in a row"
+ *   (with different values), "GNU long name and pax path disagree", "GNU
+ *   long link and pax linkpath disagree", "ustar magic with a bad version
+ *   and a prefix" (any magic but "ustar\0" with a non-empty prefix field,
+ *   on a non-sparse member), "global header sets path" (or any attribute;
+ *   linkpath only when a link follows), "pax size on a header-only entry",
+ *   "regular-file type on a name ending in '/'", "GNU.sparse keys on a
+ *   non-regular entry", "GNU sparse entry whose name ends in '/'", "GNU
+ *   sparse 'S' header without the GNU magic", "old GNU sparse map goes on
+ *   after an empty entry", "GNU long name runs past its size" (and long
+ *   link, pax header data: the first padding byte after extension data
+ *   must be NUL, unless a long name's NUL came within its size), "Solaris
+ *   ACL header not followed by its file".
  * Sparse maps that are malformed, overlapping, out of order, beyond the
  * real size, or do not add up are RZ_E_TAR_SPARSE; a map's memory grows
  * only as its chunks arrive (tar_sparse.h).

@@ -674,6 +674,17 @@ static bool ends_in_slash(const char *s, size_t n)
     return n > 0 && s[n - 1] == '/';
 }
 
+/* A prefix of slashes only: Python's "//name" loses them when it
+ * extracts, so it agrees with the readers that ignore the field. */
+static bool only_slashes(const uint8_t *f, size_t n)
+{
+    size_t len = strnlen((const char *)f, n);
+    for (size_t i = 0; i < len; i++)
+        if (f[i] != '/')
+            return false;
+    return true;
+}
+
 static bool header_only(enum tar_type t)
 {
     return t == TAR_HARDLINK || t == TAR_SYMLINK || t == TAR_CHR
@@ -691,12 +702,16 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
     const struct tar_pax *x = &p->pax;
     const uint8_t *b = p->block;
     uint64_t off = p->hdr_offset;
+    /* a pax header before the long name wins for every reader; after it,
+     * bsdtar and Python keep the long name, GNU tar takes pax */
     if (p->have_long_name && (x->have & PAX_PATH)
+        && p->x_offset > p->long_name_offset
         && (x->path.len != p->long_name.len
             || memcmp(x->path.s, p->long_name.s, x->path.len) != 0))
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU long name and pax path disagree", NULL);
     if (p->have_long_link && (x->have & PAX_LINKPATH)
+        && p->x_offset > p->long_link_offset
         && (x->linkpath.len != p->long_link.len
             || memcmp(x->linkpath.s, p->long_link.s, x->linkpath.len) != 0))
         return ambiguous(p, off, e->path, e->path_len,
@@ -704,7 +719,8 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
     /* Python prepends the prefix field whatever the magic; GNU tar and
      * bsdtar only with "ustar\0" (old GNU keeps atime there; sparse
      * headers their map, which Python knows) */
-    if (fmt != FMT_USTAR && b[H_PREFIX] != 0 && tf != 'S')
+    if (fmt != FMT_USTAR && b[H_PREFIX] != 0 && tf != 'S'
+        && !only_slashes(b + H_PREFIX, 155))
         return ambiguous(p, off, e->path, e->path_len,
                          "ustar magic with a bad version and a prefix",
                          " (only \"ustar\\0\" headers have a prefix field;"
@@ -1073,6 +1089,7 @@ static int ext_done(struct tar_parser *p)
                           "two GNU long names in a row") < 0)
             return -1;
         p->have_long_name = true;
+        p->long_name_offset = p->ext_offset;
         return text_set(p, &p->long_name, (const char *)p->ext, n);
     default:
         n = strnlen((const char *)p->ext, p->ext_len);
@@ -1080,6 +1097,7 @@ static int ext_done(struct tar_parser *p)
                           "two GNU long link names in a row") < 0)
             return -1;
         p->have_long_link = true;
+        p->long_link_offset = p->ext_offset;
         return text_set(p, &p->long_link, (const char *)p->ext, n);
     }
 }

@@ -70,7 +70,8 @@
  *   "two pax extended headers in a row" (unless the first is empty),
  *   "two GNU long names in a row" and "two GNU long link names in a row"
  *   (with different values), "GNU long name and pax path disagree", "GNU
- *   long link and pax linkpath disagree", "ustar magic with a bad version
+ *   long link and pax linkpath disagree" (the pax header after the GNU
+ *   one; before it, pax wins everywhere), "ustar magic with a bad version
  *   and a prefix" (any magic but "ustar\0" with a non-empty prefix field,
  *   on a non-sparse member), "global header sets path" (or any attribute;
  *   linkpath only when a link follows), "pax size on a header-only entry",
@@ -255,6 +256,7 @@ struct tar_parser {
     /* pending overrides for the next entry, and global pax defaults */
     struct tar_text long_name, long_link; /* GNU 'L' / 'K' */
     bool have_long_name, have_long_link;
+    uint64_t long_name_offset, long_link_offset; /* their headers */
     struct tar_pax pax, glob;
     /* the entry being delivered, and storage for its short names */
     struct tar_entry entry;

@@ -45,6 +45,7 @@ enum {
     PAX_LINKPATH = 1u << 5,
     PAX_UNAME = 1u << 6,
     PAX_GNAME = 1u << 7,
+    X_EXTRA = 1u << 15,     /* tar_parser.x_keys: GNU.sparse, xattr keys */
 };
 
 /* tar_parser.sp_keys bits: GNU.sparse.* records seen for this entry */
@@ -423,8 +424,13 @@ static int pax_apply(struct tar_parser *p, struct tar_pax *a, bool global,
                      size_t vlen)
 {
     unsigned bit = pax_key_bit(key, klen);
-    if (!global)
+    if (!global) {
         p->x_records++;
+        p->x_keys |= bit;
+        if (tar_pax_key_has_prefix(key, klen, "GNU.sparse.")
+            || tar_pax_key_has_prefix(key, klen, "SCHILY.xattr."))
+            p->x_keys |= X_EXTRA;
+    }
     if (global) {
         if (global_ambiguous(p, bit, key, klen, vlen) < 0)
             return -1;
@@ -777,6 +783,7 @@ static void reset_pending(struct tar_parser *p)
     p->pax.have = 0;
     p->have_long_name = p->have_long_link = false;
     p->have_x = false;
+    p->x_keys = 0;
     p->ext_pending = false;
     p->ext_total = 0;
     p->ext_padding = false;
@@ -1108,7 +1115,10 @@ static int ext_repeated(struct tar_parser *p, char tf)
     size_t nlen;
     const char *name = pending_name(p, &nlen);
     char more[96];
-    if (tf == 'x' && p->have_x && p->x_records > 0) {
+    /* GNU tar and bsdtar use the last; Python applies them all, the first
+     * winning where both set a key.  The same only when the earlier ones
+     * set nothing any reader applies (empty, or unknown keys only). */
+    if (tf == 'x' && p->have_x && p->x_keys != 0) {
         snprintf(more, sizeof more, " (at byte %" PRIu64 " and byte %" PRIu64
                  ")", p->x_offset, p->hdr_offset);
         return ambiguous(p, p->hdr_offset, name, nlen,
@@ -1141,6 +1151,7 @@ static int begin_ext(struct tar_parser *p, char tf)
         p->have_x = true;
         p->x_offset = p->hdr_offset;
         p->x_records = 0;
+        p->x_keys = 0;
     }
     if (tf != 'g')
         p->ext_pending = true;

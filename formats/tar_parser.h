@@ -67,7 +67,8 @@
  * Ambiguity (README "Ambiguity"): where GNU tar, bsdtar, Python's tarfile
  * and Go's archive/tar read an archive differently, it is refused with
  * RZ_E_TAR_AMBIGUOUS, the detail naming the case:
- *   "two pax extended headers in a row" (unless the first is empty),
+ *   "two pax extended headers in a row" (unless the earlier ones set
+ *   no key any reader applies),
  *   "two GNU long names in a row" and "two GNU long link names in a row"
  *   (with different values), "GNU long name and pax path disagree", "GNU
  *   long link and pax linkpath disagree" (the pax header after the GNU
@@ -267,6 +268,7 @@ struct tar_parser {
     bool have_x;              /* an 'x' or 'X' was read */
     uint64_t x_offset;        /* ...at this offset */
     size_t x_records;         /* ...with this many records */
+    unsigned x_keys;          /* ...setting these keys (PAX_* bits) */
     bool glob_link;           /* a global header set linkpath */
     uint64_t glob_link_offset;
     bool acl_pending;         /* a Solaris 'A' awaits the file it names */

@@ -1292,6 +1292,41 @@ static void test_ambiguous_two_pax(void)
     ar_end(&a);
     expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=a detail="
                   "two pax extended headers in a row");
+    /* both set path: GNU tar and bsdtar take the second, Python the first */
+    {
+        struct sbuf r2 = {0};
+        pax(&r2, "path", "first");
+        ar_ext(&a, 'x', r2.s, r2.len);
+        r2.len = 0;
+        pax(&r2, "path", "second");
+        ar_ext(&a, 'x', r2.s, r2.len);
+        ar_file(&a, '0', "hdr", "", 0);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=first"
+                      " detail=two pax extended headers in a row (at byte 0"
+                      " and byte 1024)\n");
+        /* a first one with only keys nobody applies: fine */
+        r2.len = 0;
+        pax(&r2, "comment", "nobody applies this");
+        ar_ext(&a, 'x', r2.s, r2.len);
+        r2.len = 0;
+        pax(&r2, "path", "second");
+        ar_ext(&a, 'x', r2.s, r2.len);
+        ar_file(&a, '0', "hdr", "", 0);
+        ar_end(&a);
+        expect(&a, NULL, "B 0 '0' second ->  size=0" U " dev=0,0 off=0\n"
+               "E n=0 crc=00000000\n" OK_END);
+        /* xattrs count as keys */
+        r2.len = 0;
+        pax(&r2, "SCHILY.xattr.user.a", "1");
+        ar_ext(&a, 'x', r2.s, r2.len);
+        ar_ext(&a, 'x', r2.s, r2.len);
+        ar_file(&a, '0', "hdr", "", 0);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry= detail="
+                      "two pax extended headers in a row");
+        free(r2.s);
+    }
     /* an empty first one leaves nothing to merge: every reader agrees */
     ar_ext(&a, 'x', "", 0);
     ar_ext(&a, 'x', r.s, r.len);

@@ -302,6 +302,7 @@ static int pax_sparse(struct tar_parser *p, const char *key, size_t klen,
     p->sp_keys |= bit;
     switch (bit) {
     case SP_NAME:
+        p->x_spname_rec = p->x_records;
         return pax_name(p, &p->sp_name, key, klen, val, vlen);
     case SP_MAP:
     {
@@ -427,6 +428,8 @@ static int pax_apply(struct tar_parser *p, struct tar_pax *a, bool global,
     if (!global) {
         p->x_records++;
         p->x_keys |= bit;
+        if (bit == PAX_PATH)
+            p->x_path_rec = p->x_records;
         if (tar_pax_key_has_prefix(key, klen, "GNU.sparse.")
             || tar_pax_key_has_prefix(key, klen, "SCHILY.xattr."))
             p->x_keys |= X_EXTRA;
@@ -680,6 +683,11 @@ static bool ends_in_slash(const char *s, size_t n)
     return n > 0 && s[n - 1] == '/';
 }
 
+static bool same_text(const struct tar_text *a, const struct tar_text *b)
+{
+    return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+}
+
 /* A prefix of slashes only: Python's "//name" loses them when it
  * extracts, so it agrees with the readers that ignore the field. */
 static bool only_slashes(const uint8_t *f, size_t n)
@@ -709,13 +717,22 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
     const uint8_t *b = p->block;
     uint64_t off = p->hdr_offset;
     /* a pax header before the long name wins for every reader; after it,
-     * bsdtar and Python keep the long name, GNU tar takes pax */
-    if (p->have_long_name && (x->have & PAX_PATH)
-        && p->x_offset > p->long_name_offset
-        && (x->path.len != p->long_name.len
-            || memcmp(x->path.s, p->long_name.s, x->path.len) != 0))
+     * bsdtar and Python keep the long name, GNU tar takes pax (path or
+     * GNU.sparse.name alike) */
+    if (p->have_long_name && p->x_offset > p->long_name_offset
+        && (((x->have & PAX_PATH) && !same_text(&x->path, &p->long_name))
+            || ((p->sp_keys & SP_NAME)
+                && !same_text(&p->sp_name, &p->long_name))))
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU long name and pax path disagree", NULL);
+    /* both in one header: GNU tar, bsdtar and Go take GNU.sparse.name,
+     * Python the later record (GNU tar's own 0.1 format with a long name
+     * writes path last, which Python reads as GNUSparseFile.N/...) */
+    if ((x->have & PAX_PATH) && (p->sp_keys & SP_NAME)
+        && p->x_path_rec > p->x_spname_rec
+        && !same_text(&x->path, &p->sp_name))
+        return ambiguous(p, off, e->path, e->path_len,
+                         "GNU.sparse.name and pax path disagree", NULL);
     if (p->have_long_link && (x->have & PAX_LINKPATH)
         && p->x_offset > p->long_link_offset
         && (x->linkpath.len != p->long_link.len
@@ -784,6 +801,7 @@ static void reset_pending(struct tar_parser *p)
     p->have_long_name = p->have_long_link = false;
     p->have_x = false;
     p->x_keys = 0;
+    p->x_path_rec = p->x_spname_rec = 0;
     p->ext_pending = false;
     p->ext_total = 0;
     p->ext_padding = false;
@@ -1152,6 +1170,7 @@ static int begin_ext(struct tar_parser *p, char tf)
         p->x_offset = p->hdr_offset;
         p->x_records = 0;
         p->x_keys = 0;
+        p->x_path_rec = p->x_spname_rec = 0;
     }
     if (tf != 'g')
         p->ext_pending = true;

@@ -70,9 +70,10 @@
  *   "two pax extended headers in a row" (unless the earlier ones set
  *   no key any reader applies),
  *   "two GNU long names in a row" and "two GNU long link names in a row"
- *   (with different values), "GNU long name and pax path disagree", "GNU
- *   long link and pax linkpath disagree" (the pax header after the GNU
- *   one; before it, pax wins everywhere), "ustar magic with a bad version
+ *   (with different values), "GNU long name and pax path disagree" (path or
+ *   GNU.sparse.name), "GNU long link and pax linkpath disagree" (the pax
+ *   header after the GNU one; before it, pax wins everywhere), "GNU.sparse.name
+ *   and pax path disagree" (path the later record), "ustar magic with a bad version
  *   and a prefix" (any magic but "ustar\0" with a non-empty prefix field,
  *   on a non-sparse member), "global header sets path" (or any attribute;
  *   linkpath only when a link follows), "pax size on a header-only entry",
@@ -269,6 +270,8 @@ struct tar_parser {
     uint64_t x_offset;        /* ...at this offset */
     size_t x_records;         /* ...with this many records */
     unsigned x_keys;          /* ...setting these keys (PAX_* bits) */
+    size_t x_path_rec, x_spname_rec; /* ...path, GNU.sparse.name: which
+                                        record (1-based), 0 if none */
     bool glob_link;           /* a global header set linkpath */
     uint64_t glob_link_offset;
     bool acl_pending;         /* a Solaris 'A' awaits the file it names */

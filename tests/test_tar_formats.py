@@ -402,3 +402,25 @@ def test_git_archive_global_comment_reads(ctx):
     assert r.rc == 0, r
     with open(os.path.join(dest, 'top', 'f')) as f:
         assert f.read() == 'tracked\n'
+
+
+def test_gnu_sparse_01_with_a_long_name_is_refused(ctx):
+    """GNU tar's pax 0.1 sparse format with a name over 100 bytes writes
+    GNU.sparse.name and then path=./GNUSparseFile.N/NAME; Python takes the
+    later record, GNU tar and bsdtar the sparse name: refused.  The other
+    sparse formats with the same name read."""
+    src = ctx.mkdtemp('src')
+    name = 'q' * 150
+    _sparse_source(os.path.join(src, name), MIB, [(5000, b'x')])
+    for ver, rc in (('0.0', 0), ('0.1', 5), ('1.0', 0)):
+        arch = os.path.join(ctx.mkdtemp('arch'), ver + '.tar')
+        subprocess.run(['tar', '--format=pax', '--sparse-version=' + ver, '-S',
+                        '-cf', arch, '-C', src, name], check=True)
+        dest = ctx.path('out')
+        r = ctx.run('-C', dest, arch)
+        assert r.rc == rc, (ver, r)
+        if rc:
+            assert 'GNU.sparse.name and pax path disagree' in r.err, r.err
+            assert not os.path.exists(dest)
+        else:
+            assert os.listdir(dest) == [name], ver

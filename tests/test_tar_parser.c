@@ -1174,6 +1174,38 @@ static void test_ambiguous_long_names(void)
     ar_end(&a);
     expect(&a, NULL, "B 0 '0' pax-name ->  size=0" U " dev=0,0 off=0\n"
            "E n=0 crc=00000000\n" OK_END);
+    /* GNU.sparse.name counts as the pax name (after the long name, bsdtar
+     * and Python keep the long name, GNU tar takes the sparse name) */
+    {
+        struct sbuf r2 = {0};
+        pax(&r2, "GNU.sparse.name", "sparse");
+        ar_ext(&a, 'L', "gnu-name", 9);
+        ar_ext(&a, 'x', r2.s, r2.len);
+        ar_file(&a, '0', "hdr", "", 0);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=2048 entry=sparse"
+                      " detail=GNU long name and pax path disagree\n");
+        /* both in one header, path the later record: Python takes path,
+         * the others GNU.sparse.name (GNU tar 0.1 with a long name) */
+        r2.len = 0;
+        pax(&r2, "GNU.sparse.name", "real");
+        pax(&r2, "path", "./GNUSparseFile.1/real");
+        ar_ext(&a, 'x', r2.s, r2.len);
+        ar_file(&a, '0', "hdr", "", 0);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=real"
+                      " detail=GNU.sparse.name and pax path disagree\n");
+        /* path first, then the sparse name: every reader takes the latter */
+        r2.len = 0;
+        pax(&r2, "path", "./GNUSparseFile.1/real");
+        pax(&r2, "GNU.sparse.name", "real");
+        ar_ext(&a, 'x', r2.s, r2.len);
+        ar_file(&a, '0', "hdr", "", 0);
+        ar_end(&a);
+        expect(&a, NULL, "B 0 '0' real ->  size=0" U " dev=0,0 off=0\n"
+               "E n=0 crc=00000000\n" OK_END);
+        free(r2.s);
+    }
     /* the same name twice is what some writers do: fine */
     ar_ext(&a, 'L', "pax-name", 9);
     ar_ext(&a, 'x', r.s, r.len);

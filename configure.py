@@ -36,6 +36,7 @@ OPTIONAL_DECODERS = [
     # not a format: ISA-L's inflate as the gzip engine (zlib otherwise)
     ('isal', 'libisal', ('isa-l/igzip_lib.h', 'isal'), 'dec_isal', 'RZ_HAVE_ISAL'),
 ]
+FORMATS += ['tar_numeric', 'tar_sparse', 'tar_pax']
 PIPELINE = ['fs_sink', 'fs_publish', 'fs_merge', 'fs_tree', 'fs_walk', 'fs_journal',
             'handoff', 'http_source', 'http_policy', 'http_multi', 'fd_source', 'digest', 'list_sink',
             'pipeline', 'progress', 'manifest', 'installer']

@@ -778,6 +778,7 @@ int http_multi_run(const struct http_source_options *o, stage_push_fn push,
     }
     if (rc < 0 && err->code == RZ_E_OK)
         rz_error_downstream(err, RZ_OFF_RAW, m.pushed, "http_multi");
+    m.st.length_verified = rc == 0 && m.total > 0 && m.pushed == m.total;
     if (o->stats)
         *o->stats = m.st;
     return rc;

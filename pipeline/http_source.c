@@ -757,6 +757,10 @@ int http_source_run(const struct http_source_options *o, stage_push_fn push,
     curl_easy_cleanup(t.h);    /* NULL is fine */
     curl_slist_free_all(t.headers);
     free(t.url);
+    /* not after a 416 that ended a download shorter than its
+       Content-Length said */
+    t.st.length_verified = rc == 0 && t.stream.total >= 0
+                           && t.pushed == (uint64_t)t.stream.total;
     if (o->stats)
         *o->stats = t.st;
     return rc;

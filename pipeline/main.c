@@ -123,7 +123,10 @@ static void full_usage(FILE *f)
 "      --wildcards            accepted for tar compatibility (always on)\n"
 "      --replace              replace DIR atomically instead of merging into it\n"
 "      --allow-outside-symlinks  keep symlinks that point outside DIR\n"
-"      --no-strict-trailer    ignore data after the end-of-archive blocks\n"
+"      --no-strict-trailer    ignore data after the end-of-archive blocks, and\n"
+"                             accept a plain tar that lacks them\n"
+"  -i, --ignore-zeros         read past zero blocks (concatenated archives)\n"
+"      --xattrs               restore user.* extended attributes\n"
 "      --same-owner           keep archive owners (root only)\n"
 "      --keep-special-files   create devices and FIFOs (root only)\n"
 "\n"
@@ -196,6 +199,7 @@ enum {
     OPT_FORCE, OPT_HELP_ALL,
     OPT_ZSTD_MAX_WINDOW, OPT_XZ_MEMLIMIT, OPT_XZ_THREADS,
     OPT_GZIP_ENGINE,
+    OPT_XATTRS,
 };
 
 static const struct option long_opts[] = {
@@ -220,6 +224,8 @@ static const struct option long_opts[] = {
     {"replace", no_argument, NULL, OPT_REPLACE},
     {"allow-outside-symlinks", no_argument, NULL, OPT_ALLOW_OUTSIDE},
     {"no-strict-trailer", no_argument, NULL, OPT_NO_STRICT},
+    {"ignore-zeros", no_argument, NULL, 'i'},
+    {"xattrs", no_argument, NULL, OPT_XATTRS},
     {"same-owner", no_argument, NULL, OPT_SAME_OWNER},
     {"keep-special-files", no_argument, NULL, OPT_KEEP_SPECIAL},
     {"max-size", required_argument, NULL, OPT_MAX_SIZE},
@@ -336,6 +342,8 @@ static int parse_other_option(struct pipeline_options *o, int opt,
     case OPT_NO_STRICT: o->tar_flags |= TAR_PARSER_LENIENT_TRAILER; break;
     case OPT_SAME_OWNER: o->sink.flags |= FS_SINK_SAME_OWNER; break;
     case OPT_KEEP_SPECIAL: o->sink.flags |= FS_SINK_KEEP_SPECIAL; break;
+    case 'i': o->tar_flags |= TAR_PARSER_IGNORE_ZEROS; break;
+    case OPT_XATTRS: o->sink.flags |= FS_SINK_XATTRS; break;
     case OPT_MAX_SIZE:
         if (parse_size(arg, &o->sink.max_size, true) < 0)
             return bad_value("--max-size", arg);
@@ -623,7 +631,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         c->install = true;
         argv++, argc--;
     }
-    while ((opt = getopt_long(argc, argv, "C:tvqH:khVj:", long_opts, NULL))
+    while ((opt = getopt_long(argc, argv, "C:tvqH:khVj:i", long_opts, NULL))
            != -1) {
         /* --help all */
         if (opt == 'h' && optind < argc && strcmp(argv[optind], "all") == 0)

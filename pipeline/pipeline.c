@@ -47,6 +47,8 @@ struct pipeline {
     bool skipping;                      /* the current entry is dropped */
     uint64_t raw_bytes;
     uint64_t archive_bytes;
+    bool length_verified;               /* HTTP delivered all of
+                                           Content-Length */
     bool finished;
     bool failed;                        /* set-up failed */
 };
@@ -187,6 +189,22 @@ static int filter_data(void *ctx, const uint8_t *buf, size_t len)
     return r->skipping ? 0 : r->down->entry_data(r->down_ctx, buf, len);
 }
 
+/* A sparse file's hole: passed on, or as zeros to a sink without holes. */
+static int filter_hole(void *ctx, uint64_t len)
+{
+    static const uint8_t zeros[4096];
+    struct pipeline *r = ctx;
+    if (r->skipping)
+        return 0;
+    if (r->down->entry_hole)
+        return r->down->entry_hole(r->down_ctx, len);
+    for (; len > 0; len -= len < sizeof zeros ? len : sizeof zeros)
+        if (r->down->entry_data(r->down_ctx, zeros,
+                                len < sizeof zeros ? len : sizeof zeros) < 0)
+            return -1;
+    return 0;
+}
+
 static int filter_end(void *ctx)
 {
     struct pipeline *r = ctx;
@@ -194,7 +212,10 @@ static int filter_end(void *ctx)
 }
 
 static const struct tar_callbacks filter_callbacks = {
-    filter_begin, filter_data, filter_end,
+    .entry_begin = filter_begin,
+    .entry_data = filter_data,
+    .entry_end = filter_end,
+    .entry_hole = filter_hole,
 };
 
 /* ------------------------------------------------------------ output */
@@ -264,6 +285,7 @@ static int setup(struct pipeline *r)
     if (tar_parser_init(&r->tar, &filter_callbacks, r, r->cerr,
                         o->tar_flags) < 0)
         return -1;
+    tar_parser_set_warn(&r->tar, sink_warn, r);
     if (decoder_init(&r->dec, decoded_push, r, r->err) < 0)
         return -1;
     decoder_set_options(&r->dec, &o->decoder);
@@ -284,10 +306,17 @@ static int run_source(struct pipeline *r)
     const struct pipeline_options *o = r->o;
     if (source_is_url(o->source)) {
         struct http_source_options h = o->http;
+        struct http_source_stats st = {0};
+        int rc;
         h.url = o->source;
+        if (!h.stats)
+            h.stats = &st;
         if (h.connections > 1)
-            return http_multi_run(&h, raw_push, r, o->stop, r->err);
-        return http_source_run(&h, raw_push, r, o->stop, r->err);
+            rc = http_multi_run(&h, raw_push, r, o->stop, r->err);
+        else
+            rc = http_source_run(&h, raw_push, r, o->stop, r->err);
+        r->length_verified = h.stats->length_verified;
+        return rc;
     }
     if (strcmp(o->source, "-") == 0)
         return fd_source_run(STDIN_FILENO, raw_push, r, o->stop, r->err);
@@ -300,6 +329,22 @@ static int run_source(struct pipeline *r)
     return rc;
 }
 
+/*
+ * Formats whose decoder ends only at a checked end of stream (gzip's CRC
+ * and length, xz's index and footer, bzip2's stream CRC, zstd's and lz4's
+ * last-block marks, lzma-alone's size or end marker).  compress (.Z) has
+ * no trailer: its stream can be cut anywhere, so it proves nothing.
+ */
+static bool trailer_proves_end(const char *format)
+{
+    static const char *const proven[] = {"gzip", "xz", "zstd", "bzip2",
+                                         "lz4", "lzma"};
+    for (size_t i = 0; i < sizeof proven / sizeof *proven; i++)
+        if (strcmp(format, proven[i]) == 0)
+            return true;
+    return false;
+}
+
 static int finish(struct pipeline *r)
 {
     if (check_stop(r) < 0)
@@ -309,7 +354,12 @@ static int finish(struct pipeline *r)
     if (decoder_finish(&r->dec) < 0
         || (r->handoff && handoff_finish(r->handoff) < 0))
         return -1;
-    /* The writer thread has been joined: finish its stages here. */
+    /* The writer thread has been joined: finish its stages here.  A
+     * compressed stream whose trailer the decoder checked, or a download
+     * of all its Content-Length, proves the tar complete without its
+     * end-of-archive blocks. */
+    if (trailer_proves_end(decoder_name(&r->dec)) || r->length_verified)
+        tar_parser_input_complete(&r->tar);
     if (tar_parser_finish(&r->tar) < 0)
         return -1;
     if (check_stop(r) < 0)

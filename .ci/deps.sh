@@ -10,3 +10,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential ninja-build pkg-config python3 ca-certificates \
     libcurl4-openssl-dev zlib1g-dev libssl-dev libyaml-dev libtar-dev \
     curl openssl nginx-light libarchive-tools tar gzip time >/dev/null
+# The conformance corpus (tests/test_conformance.py) and tools/tarfuzz:
+# every compressor, and Debian's own python3 for tarfile as an oracle.
+$SUDO apt-get install -y -qq --no-install-recommends \
+    xz-utils zstd bzip2 lz4 ncompress binutils python3 >/dev/null

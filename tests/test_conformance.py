@@ -193,6 +193,41 @@ def _libtar_tree_test(producer):
     return test
 
 
+def _fields(ctx, tar):
+    exe = os.path.join(ctx.builddir, 'tests', 'libtar_ref')
+    p = subprocess.run([exe, '--fields', tar], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.rstrip().endswith('identical'), (
+        'libtar and our parser decode %s differently (rc=%d):\n%s%s' % (
+            os.path.basename(tar), p.returncode,
+            '\n'.join(l for l in p.stdout.splitlines() if ' = ' not in l)[:3000],
+            p.stderr))
+
+
+def _fields_test(producer):
+    def test(ctx):
+        _fields(ctx, _corpus(ctx)[producer][0])
+    return test
+
+
+def _fields_special_test(producer):
+    def test(ctx):
+        if os.geteuid() != 0:
+            raise Skip('mknod needs root')
+        s = _st(ctx)
+        if 'special' not in s:
+            lt = os.path.abspath(os.path.join(ctx.builddir, 'tools', 'libtar_write'))
+            s['special'] = mkfixtures.build_special(
+                os.path.join(ctx.fixtures, 'corpus'), lt)
+        _fields(ctx, s['special']['special-' + producer])
+    return test
+
+
+def _fields_realworld_test(name):
+    def test(ctx):
+        _fields(ctx, _realworld(ctx)[name][0])
+    return test
+
+
 def _name(*parts):
     return 'test_' + '__'.join(p.replace('-', '_') for p in parts)
 
@@ -205,6 +240,14 @@ for _r in REALWORLD:
         globals()[_name(_r, _e)] = _realworld_test(_r, _e)
 for _e in COMPRESSIONS:
     globals()[_name('pipe', _e)] = _pipe_test(_e)
+for _p in mkfixtures.LIBTAR_READABLE:
+    globals()[_name('libtar_fields', _p)] = _fields_test(_p)
+for _p in ('gnutar-gnu', 'gnutar-ustar', 'bsdtar-ustar',
+           'bsdtar-gnutar', 'pytarfile-gnu', 'pytarfile-ustar', 'libtar-gnu',
+           'libtar-ustar'):
+    globals()[_name('libtar_fields', 'special', _p)] = _fields_special_test(_p)
+for _r in REALWORLD:
+    globals()[_name('libtar_fields', _r)] = _fields_realworld_test(_r)
 for _p in ('libtar-gnu', 'libtar-ustar'):
     globals()[_name(_p, 'matches_source_tree')] = _libtar_tree_test(_p)
 

@@ -215,6 +215,41 @@ def build_corpus(outdir, libtar_write):
     return made
 
 
+# Formats libtar can read (no pax headers): the header differential
+# (tests/libtar_ref.c --fields) runs on these.
+LIBTAR_READABLE = [p for p in PRODUCERS
+                   if p not in ('gnutar-posix', 'bsdtar-pax', 'bsdtar-paxr',
+                                'pytarfile-pax')]
+
+
+def build_special(outdir, libtar_write):
+    """Archives with a FIFO and character and block devices (made with
+    mknod, so root only; v7 cannot store them), for the header differential alone: extracting
+    them is a policy matter (--keep-special-files), not a format one.
+    Returns {producer: tar}."""
+    root = os.path.join(outdir, 'special')
+    if os.path.exists(root):
+        shutil.rmtree(root)
+    os.makedirs(root + '/top')
+    os.mkfifo(root + '/top/fifo', 0o640)
+    os.mknod(root + '/top/null', 0o666 | 0o020000, os.makedev(1, 3))
+    os.mknod(root + '/top/loop7', 0o660 | 0o060000, os.makedev(7, 7))
+    os.mknod(root + '/top/bigdev', 0o600 | 0o020000, os.makedev(259, 123456))
+    write(root + '/top/plain', b'plain\n')
+    for n, mode in (('fifo', 0o640), ('null', 0o666), ('loop7', 0o660),
+                    ('bigdev', 0o600), ('.', 0o755)):
+        os.chmod(root + '/top/' + n, mode)
+        os.utime(root + '/top/' + n, ns=(MTIME * 10**9, MTIME * 10**9))
+    made = {}
+    for name in ('gnutar-gnu', 'gnutar-ustar', 'bsdtar-ustar',
+                 'bsdtar-gnutar', 'pytarfile-gnu', 'pytarfile-ustar',
+                 'libtar-gnu', 'libtar-ustar'):
+        tar = os.path.join(outdir, 'special-%s.tar' % name)
+        PRODUCERS[name][1](root, tar, libtar_write)
+        made['special-' + name] = tar
+    return made
+
+
 def compress_all(tar):
     """tar.<ext> for every compression; returns {ext: path}."""
     return {ext: compress(tar, ext) for ext in COMPRESSORS}

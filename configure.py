@@ -23,6 +23,7 @@ import sys
 
 # ---------------------------------------------------------------- sources
 FORMATS = ['rz_error', 'tar_parser', 'tar_path', 'decoder']
+FORMATS += ['tar_numeric', 'tar_sparse']
 PIPELINE = ['fs_sink', 'fs_publish', 'handoff', 'http_source', 'fd_source', 'digest', 'list_sink',
             'extract']
 MAIN = 'pipeline/main'

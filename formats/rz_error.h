@@ -94,9 +94,13 @@ enum rz_exit {
     X(TAR_TRUNCATED, MALFORMED, "archive ends in the middle of an entry",     \
       "the archive is truncated; download it again")                          \
     X(TAR_NO_EOA, MALFORMED, "archive has no end-of-archive blocks",          \
-      "the archive is truncated; download it again")                          \
+      "the input may have been cut short between entries: download it again, or pass --no-strict-trailer if its producer omits these blocks") \
     X(TAR_TRAILING, MALFORMED, "non-zero data after the end of the archive",  \
       "pass --no-strict-trailer to ignore it if you trust the archive")       \
+    X(TAR_AMBIGUOUS, MALFORMED, "tar readers disagree on what this archive contains", \
+      "refused: other tools would extract something else; rebuild the archive with a standard tar") \
+    X(TAR_SPARSE, MALFORMED, "malformed GNU sparse file map",                 \
+      "the archive is damaged or was written by a broken archiver")           \
     /* policy */                                                              \
     X(POL_DOTDOT, POLICY, "entry name contains a '..' component",             \
       "the archive tries to write outside the destination; nothing was written") \

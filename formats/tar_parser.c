@@ -11,6 +11,7 @@
  * so size + padding and offset arithmetic cannot overflow.
  */
 #include "tar_parser.h"
+#include "tar_numeric.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -22,7 +23,7 @@ enum tar_state {
     TS_HEADER,  /* waiting for the rest of a 512-byte header block */
     TS_SPARSE,  /* waiting for the rest of a GNU sparse extension block */
     TS_EXT,     /* waiting for extension data (pax, GNU long name/link) */
-    TS_DATA,    /* waiting for member data (delivered or skipped) */
+    TS_DATA,    /* waiting for member data (see enum data_mode) */
     TS_PADDING, /* waiting for the padding up to the next block boundary */
     TS_TRAILER, /* waiting for nothing: end of archive seen, zeros only */
     TS_FAILED,  /* waiting for nothing: an error stopped the parser */
@@ -40,13 +41,40 @@ enum {
     PAX_GNAME = 1u << 7,
 };
 
+/* tar_parser.sp_keys bits: GNU.sparse.* records seen for this entry */
+enum {
+    SP_MAJOR = 1u << 0,
+    SP_MINOR = 1u << 1,
+    SP_REALSIZE = 1u << 2,   /* 1.0 */
+    SP_SIZE = 1u << 3,       /* 0.x */
+    SP_NUMBLOCKS = 1u << 4,
+    SP_OFFSET = 1u << 5,     /* 0.0 pairs */
+    SP_NUMBYTES = 1u << 6,
+    SP_MAP = 1u << 7,        /* 0.1 */
+    SP_NAME = 1u << 8,
+    SP_OTHER = 1u << 9,      /* an unknown GNU.sparse.* key */
+    SP_WANT_BYTES = 1u << 10 /* a 0.0 offset awaits its numbytes */
+};
+
+/* How a member's data is handled (tar_parser.data_mode). */
+enum data_mode {
+    DM_DELIVER, /* regular file: entry_data */
+    DM_SKIP,    /* an entry whose data is not file content (dumpdir,
+                   unknown types): skipped, entry_end at its end */
+    DM_SILENT,  /* not an entry (volume label, ACL): skipped, no events */
+    DM_SPARSE,  /* sparse file: data and holes by the map */
+    DM_MAP,     /* pax 1.0 sparse: reading the map at the data's start */
+};
+
 /* ustar header layout */
 enum {
     H_NAME = 0, H_MODE = 100, H_UID = 108, H_GID = 116, H_SIZE = 124,
     H_MTIME = 136, H_CHKSUM = 148, H_TYPEFLAG = 156, H_LINKNAME = 157,
     H_MAGIC = 257, H_UNAME = 265, H_GNAME = 297, H_DEVMAJOR = 329,
     H_DEVMINOR = 337, H_PREFIX = 345,
-    H_GNU_ISEXTENDED = 482,   /* old GNU sparse header */
+    H_GNU_SPARSE = 386,       /* old GNU sparse header: 4 map entries */
+    H_GNU_ISEXTENDED = 482,
+    H_GNU_REALSIZE = 483,
     H_SPARSE_ISEXTENDED = 504 /* GNU sparse extension block */
 };
 
@@ -55,6 +83,7 @@ enum header_format { FMT_V7, FMT_USTAR, FMT_GNU };
 #define NUM_MAX ((uint64_t)INT64_MAX)
 
 static int ext_reserve(struct tar_parser *p, size_t more);
+static int sparse_fail(struct tar_parser *p, const char *why);
 
 /* ------------------------------------------------------------ errors */
 
@@ -110,94 +139,14 @@ static const char *pending_name(const struct tar_parser *p, size_t *len)
 
 /* ------------------------------------------------------------ numbers */
 
-/*
- * A numeric header field: octal digits after optional spaces, ended by
- * space or NUL padding (an all-blank field reads as 0), or GNU base-256 when
- * the top bit of the first byte is set.  Returns NULL or why not.
- */
+/* An unsigned header number (negative base-256 refused). */
 static const char *parse_number(const uint8_t *f, size_t n, uint64_t *out)
 {
-    uint64_t v = 0;
-    size_t i = 0;
-    if (f[0] & 0x80) {
-        if (f[0] & 0x40)
-            return "is a negative base-256 number";
-        v = f[0] & 0x3f;
-        for (i = 1; i < n; i++) {
-            if (v > (NUM_MAX >> 8))
-                return "is too large";
-            v = (v << 8) | f[i];
-        }
-        *out = v;
-        return NULL;
-    }
-    while (i < n && f[i] == ' ')
-        i++;
-    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++) {
-        if (v > (NUM_MAX >> 3))
-            return "is too large";
-        v = (v << 3) | (uint64_t)(f[i] - '0');
-    }
-    for (; i < n; i++)
-        if (f[i] != ' ' && f[i] != '\0')
-            return "is not an octal number";
-    *out = v;
-    return NULL;
-}
-
-/* Decimal digits only, at least one, at most INT64_MAX. */
-static bool parse_decimal(const char *s, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        if (v > (NUM_MAX - (uint64_t)(s[i] - '0')) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* pax time: [-]digits[.digits]; the fraction is kept to nanoseconds. */
-static bool parse_time(const char *s, size_t n, int64_t *sec, uint32_t *nsec)
-{
-    bool neg = n > 0 && s[0] == '-';
-    const char *dot;
-    size_t whole_len;
-    uint64_t whole;
-    uint32_t frac = 0;
-    if (neg) {
-        s++;
-        n--;
-    }
-    dot = memchr(s, '.', n);
-    whole_len = dot ? (size_t)(dot - s) : n;
-    if (!parse_decimal(s, whole_len, &whole))
-        return false;
-    if (dot) {
-        size_t flen = n - whole_len - 1;
-        if (flen == 0)
-            return false;
-        for (size_t i = 0; i < flen; i++) {
-            if (dot[1 + i] < '0' || dot[1 + i] > '9')
-                return false;
-            if (i < 9)
-                frac = frac * 10 + (uint32_t)(dot[1 + i] - '0');
-        }
-        for (size_t i = flen; i < 9; i++)
-            frac *= 10;
-    }
-    *sec = neg ? -(int64_t)whole : (int64_t)whole;
-    *nsec = frac;
-    if (neg && frac) {   /* -1.25 is 1.75 seconds before -1 */
-        *sec -= 1;
-        *nsec = 1000000000u - frac;
-    }
-    return true;
+    int64_t v;
+    const char *why = tar_number_field(f, n, false, &v);
+    if (!why)
+        *out = (uint64_t)v;
+    return why;
 }
 
 static uint64_t padding_of(uint64_t size)
@@ -274,6 +223,8 @@ static const char *pax_record(const char *r, size_t avail, size_t *reclen,
     if (!eq || eq == *key)
         return "it has no key=value";
     *klen = (size_t)(eq - *key);
+    if (memchr(*key, '\0', *klen))
+        return "its key contains a NUL byte";
     *val = eq + 1;
     *vlen = (size_t)(r + len - 1 - *val);
     *reclen = len;
@@ -285,6 +236,12 @@ static bool key_is(const char *key, size_t klen, const char *name)
     return strlen(name) == klen && memcmp(key, name, klen) == 0;
 }
 
+static bool key_has_prefix(const char *key, size_t klen, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return klen > n && memcmp(key, prefix, n) == 0;
+}
+
 static int pax_bad_value(struct tar_parser *p, const char *key, size_t klen,
                          const char *val, size_t vlen, const char *what)
 {
@@ -294,6 +251,13 @@ static int pax_bad_value(struct tar_parser *p, const char *key, size_t klen,
     return fail(p, RZ_E_TAR_PAX, p->ext_offset, name, nlen,
                 "pax %s \"%s\" is not %s", show(key, klen, k, sizeof k),
                 show(val, vlen, v, sizeof v), what);
+}
+
+static int ambiguous(struct tar_parser *p, uint64_t off, const char *name,
+                     size_t nlen, const char *what, const char *more)
+{
+    return fail(p, RZ_E_TAR_AMBIGUOUS, off, name, nlen, "%s%s", what,
+                more ? more : "");
 }
 
 static int pax_name(struct tar_parser *p, struct tar_text *t, const char *key,
@@ -313,7 +277,7 @@ static bool pax_number(struct tar_pax *a, unsigned bit, const char *val,
                        size_t vlen)
 {
     uint64_t v;
-    if (!parse_decimal(val, vlen, &v))
+    if (!tar_decimal(val, vlen, &v))
         return false;
     if (bit == PAX_SIZE)
         a->size = v;
@@ -337,6 +301,154 @@ static unsigned pax_key_bit(const char *key, size_t klen)
     return 0;
 }
 
+/* The map error is kept until the entry is known, to name it. */
+static void sparse_note(struct tar_parser *p, const char *why)
+{
+    if (why && !p->sp_why)
+        p->sp_why = why;
+}
+
+/* GNU.sparse.map (0.1): "offset,size,offset,size,..." */
+static bool sparse_map_01(struct tar_parser *p, const char *v, size_t n)
+{
+    size_t i = 0;
+    uint64_t pair[2];
+    int k = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && v[j] != ',')
+            j++;
+        if (!tar_decimal(v + i, j - i, &pair[k]))
+            return false;
+        if (++k == 2) {
+            sparse_note(p, tar_sparse_add(&p->map, pair[0], pair[1]));
+            k = 0;
+        }
+        if (j < n && j + 1 == n)
+            return false;   /* trailing comma */
+        i = j + 1;
+    }
+    return k == 0;
+}
+
+/* A GNU.sparse.* record of an 'x' header. */
+static int pax_sparse(struct tar_parser *p, const char *key, size_t klen,
+                      const char *val, size_t vlen)
+{
+    static const struct { const char *name; unsigned bit; } keys[] = {
+        {"GNU.sparse.major", SP_MAJOR}, {"GNU.sparse.minor", SP_MINOR},
+        {"GNU.sparse.realsize", SP_REALSIZE}, {"GNU.sparse.size", SP_SIZE},
+        {"GNU.sparse.numblocks", SP_NUMBLOCKS},
+        {"GNU.sparse.offset", SP_OFFSET}, {"GNU.sparse.numbytes", SP_NUMBYTES},
+        {"GNU.sparse.map", SP_MAP}, {"GNU.sparse.name", SP_NAME},
+    };
+    unsigned bit = SP_OTHER;
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (key_is(key, klen, keys[i].name))
+            bit = keys[i].bit;
+    p->sp_keys |= bit;
+    switch (bit) {
+    case SP_NAME:
+        return pax_name(p, &p->sp_name, key, klen, val, vlen);
+    case SP_MAP:
+        if (!sparse_map_01(p, val, vlen))
+            return pax_bad_value(p, key, klen, val, vlen,
+                                 "a list of decimal offset,size pairs");
+        return 0;
+    case SP_OTHER:
+        return 0;
+    default:
+        break;
+    }
+    if (!tar_decimal(val, vlen, &v))
+        return pax_bad_value(p, key, klen, val, vlen, "a decimal number");
+    switch (bit) {
+    case SP_MAJOR: p->sp_major = v; break;
+    case SP_MINOR: p->sp_minor = v; break;
+    case SP_REALSIZE: p->sp_realsize = v; break;
+    case SP_SIZE: p->sp_size = v; break;
+    case SP_NUMBLOCKS: p->sp_numblocks = v; break;
+    case SP_OFFSET:
+        if (p->sp_keys & SP_WANT_BYTES)
+            sparse_note(p, "GNU.sparse.offset without its numbytes");
+        p->sp_offset = v;
+        p->sp_keys |= SP_WANT_BYTES;
+        break;
+    default: /* SP_NUMBYTES */
+        if (!(p->sp_keys & SP_WANT_BYTES))
+            sparse_note(p, "GNU.sparse.numbytes without an offset");
+        else
+            sparse_note(p, tar_sparse_add(&p->map, p->sp_offset, v));
+        p->sp_keys &= ~SP_WANT_BYTES;
+        break;
+    }
+    return 0;
+}
+
+/* A SCHILY.xattr.NAME record: kept as bytes and positions. */
+static int pax_xattr(struct tar_parser *p, const char *key, size_t klen,
+                     const char *val, size_t vlen)
+{
+    struct tar_text *t = &p->xattr_bytes;
+    size_t nlen = klen - strlen("SCHILY.xattr."), need = t->len + nlen + vlen + 2;
+    if (memchr(key, '\0', klen))
+        return 0;
+    if (p->xattr_n == p->xattr_cap) {
+        size_t cap = p->xattr_cap ? p->xattr_cap * 2 : 8;
+        struct tar_xattr_pos *pos = realloc(p->xattr_pos, cap * sizeof *pos);
+        struct tar_xattr *xa;
+        if (pos)
+            p->xattr_pos = pos;
+        xa = pos ? realloc(p->xattrs, cap * sizeof *xa) : NULL;
+        if (!xa)
+            return fail(p, RZ_E_NOMEM, p->ext_offset, NULL, 0,
+                        "%zu extended attributes", cap);
+        p->xattrs = xa;
+        p->xattr_cap = cap;
+    }
+    if (need > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        char *m;
+        while (cap < need)
+            cap *= 2;
+        m = realloc(t->s, cap);
+        if (!m)
+            return fail(p, RZ_E_NOMEM, p->ext_offset, NULL, 0,
+                        "%zu bytes of extended attributes", cap);
+        t->s = m;
+        t->cap = cap;
+    }
+    p->xattr_pos[p->xattr_n++] = (struct tar_xattr_pos){t->len,
+                                                        t->len + nlen + 1, vlen};
+    memcpy(t->s + t->len, key + klen - nlen, nlen);
+    t->s[t->len + nlen] = '\0';
+    memcpy(t->s + t->len + nlen + 1, val, vlen);
+    t->s[t->len + nlen + 1 + vlen] = '\0';
+    t->len = need;
+    return 0;
+}
+
+/*
+ * Records of a global header that peers apply differently (GNU tar and
+ * Python apply a global path to every later entry, bsdtar ignores it).
+ */
+static int global_ambiguous(struct tar_parser *p, unsigned bit,
+                            const char *key, size_t klen, size_t vlen)
+{
+    size_t nlen;
+    const char *name = pending_name(p, &nlen);
+    if (key_has_prefix(key, klen, "GNU.sparse."))
+        return ambiguous(p, p->ext_offset, name, nlen,
+                         "global header sets GNU.sparse keys", NULL);
+    if (vlen == 0 || !(bit & (PAX_PATH | PAX_LINKPATH | PAX_SIZE)))
+        return 0;
+    return ambiguous(p, p->ext_offset, name, nlen,
+                     bit == PAX_PATH ? "global header sets path"
+                     : bit == PAX_LINKPATH ? "global header sets linkpath"
+                     : "global header sets size", NULL);
+}
+
 /*
  * Apply one record.  An empty value removes the key (POSIX: it deletes an
  * earlier value), so the global default or the header field applies again.
@@ -346,12 +458,16 @@ static int pax_apply(struct tar_parser *p, struct tar_pax *a, bool global,
                      size_t vlen)
 {
     unsigned bit = pax_key_bit(key, klen);
-    if (!global && klen > 11 && memcmp(key, "GNU.sparse.", 11) == 0)
-        a->sparse = true;
+    if (global) {
+        if (global_ambiguous(p, bit, key, klen, vlen) < 0)
+            return -1;
+    } else if (key_has_prefix(key, klen, "GNU.sparse.")) {
+        return pax_sparse(p, key, klen, val, vlen);
+    } else if (key_has_prefix(key, klen, "SCHILY.xattr.")) {
+        return pax_xattr(p, key, klen, val, vlen);
+    }
     if (bit == 0)
         return 0;   /* unknown keys are ignored, as POSIX asks */
-    if (global && (bit & (PAX_PATH | PAX_LINKPATH | PAX_SIZE)))
-        return 0;   /* a global name or size makes no sense; ignored */
     if (vlen == 0) {
         a->have &= ~bit;
         return 0;
@@ -370,7 +486,7 @@ static int pax_apply(struct tar_parser *p, struct tar_pax *a, bool global,
             return -1;
         break;
     case PAX_MTIME:
-        if (!parse_time(val, vlen, &a->mtime, &a->mtime_nsec))
+        if (!tar_pax_time(val, vlen, &a->mtime, &a->mtime_nsec))
             return pax_bad_value(p, key, klen, val, vlen, "a decimal time");
         break;
     default:
@@ -482,18 +598,18 @@ static enum tar_type type_of(char typeflag, const char *path, size_t len)
     case '0': case '\0':
         /* pre-POSIX tars marked directories only by the trailing slash */
         return len > 0 && path[len - 1] == '/' ? TAR_DIR : TAR_REG;
-    case '7': return TAR_REG;
+    case '7': case 'S': return TAR_REG;
     case '1': return TAR_HARDLINK;
     case '2': return TAR_SYMLINK;
     case '3': return TAR_CHR;
     case '4': return TAR_BLK;
-    case '5': return TAR_DIR;
+    case '5': case 'D': return TAR_DIR;
     case '6': return TAR_FIFO;
     default: return TAR_OTHER;
     }
 }
 
-/* Names: pax beats GNU long names beats the header (prefix '/' name). */
+/* Names: sparse name beats pax beats GNU long names beats the header. */
 static void entry_names(struct tar_parser *p, enum header_format fmt)
 {
     struct tar_entry *e = &p->entry;
@@ -514,6 +630,10 @@ static void entry_names(struct tar_parser *p, enum header_format fmt)
         e->path = p->pax.path.s;
         e->path_len = p->pax.path.len;
     }
+    if (p->sp_keys & SP_NAME) {
+        e->path = p->sp_name.s;
+        e->path_len = p->sp_name.len;
+    }
     e->linkpath_len = header_string(b + H_LINKNAME, 100, p->link_buf);
     e->linkpath = p->link_buf;
     if (p->have_long_link) {
@@ -529,13 +649,21 @@ static void entry_names(struct tar_parser *p, enum header_format fmt)
 static int entry_numbers(struct tar_parser *p)
 {
     struct tar_entry *e = &p->entry;
-    uint64_t mode, mtime, major = 0, minor = 0;
+    uint64_t mode, major = 0, minor = 0;
+    int64_t mtime;
+    char shown[64];
+    const char *why;
     if (header_number(p, H_MODE, 8, "mode", NUM_MAX, &mode) < 0 ||
         header_number(p, H_UID, 8, "uid", NUM_MAX, &e->uid) < 0 ||
         header_number(p, H_GID, 8, "gid", NUM_MAX, &e->gid) < 0 ||
-        header_number(p, H_SIZE, 12, "size", NUM_MAX, &e->size) < 0 ||
-        header_number(p, H_MTIME, 12, "mtime", NUM_MAX, &mtime) < 0)
+        header_number(p, H_SIZE, 12, "size", NUM_MAX, &e->size) < 0)
         return -1;
+    /* pre-1970 times: GNU tar writes them in negative base-256 */
+    why = tar_number_field(p->block + H_MTIME, 12, true, &mtime);
+    if (why)
+        return fail(p, RZ_E_TAR_NUMBER, p->hdr_offset, e->path, e->path_len,
+                    "mtime field \"%s\" %s",
+                    show(p->block + H_MTIME, 12, shown, sizeof shown), why);
     /* other types often leave these blank or filled with junk */
     if (e->type == TAR_CHR || e->type == TAR_BLK) {
         if (header_number(p, H_DEVMAJOR, 8, "devmajor", UINT32_MAX, &major) < 0 ||
@@ -543,7 +671,7 @@ static int entry_numbers(struct tar_parser *p)
             return -1;
     }
     e->mode = (uint32_t)(mode & 07777);
-    e->mtime = (int64_t)mtime;
+    e->mtime = mtime;
     e->devmajor = (uint32_t)major;
     e->devminor = (uint32_t)minor;
     return 0;
@@ -560,11 +688,6 @@ static void entry_overrides(struct tar_parser *p)
         e->mtime = t->mtime;
         e->mtime_nsec = t->mtime_nsec;
     }
-    /* Old tars (and libtar today) write a hardlink's file size with no
-     * data after it; ustar says to ignore it.  Only pax, since 2001, lets a
-     * hardlink carry data, and then it says so with a 'size' record. */
-    if (e->type == TAR_HARDLINK)
-        e->size = 0;
     if (x->have & PAX_SIZE)
         e->size = x->size;
     e->uid = (x->have & PAX_UID) ? x->uid : (g->have & PAX_UID) ? g->uid : e->uid;
@@ -577,8 +700,68 @@ static void entry_overrides(struct tar_parser *p)
         e->gname = x->gname.s;
     else if (g->have & PAX_GNAME)
         e->gname = g->gname.s;
-    if (x->sparse)   /* data is a GNU sparse map, not the file: not regular */
-        e->type = TAR_OTHER;
+}
+
+static bool ends_in_slash(const char *s, size_t n)
+{
+    return n > 0 && s[n - 1] == '/';
+}
+
+static bool header_only(enum tar_type t)
+{
+    return t == TAR_HARDLINK || t == TAR_SYMLINK || t == TAR_CHR
+           || t == TAR_BLK || t == TAR_DIR || t == TAR_FIFO;
+}
+
+/*
+ * The cases where mature readers split (README "Ambiguity").  Runs once
+ * the entry's names and numbers are known, before anything is delivered.
+ */
+static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
+                           char tf)
+{
+    const struct tar_entry *e = &p->entry;
+    const struct tar_pax *x = &p->pax;
+    const uint8_t *b = p->block;
+    uint64_t off = p->hdr_offset;
+    if (p->have_long_name && (x->have & PAX_PATH)
+        && (x->path.len != p->long_name.len
+            || memcmp(x->path.s, p->long_name.s, x->path.len) != 0))
+        return ambiguous(p, off, e->path, e->path_len,
+                         "GNU long name and pax path disagree", NULL);
+    if (p->have_long_link && (x->have & PAX_LINKPATH)
+        && (x->linkpath.len != p->long_link.len
+            || memcmp(x->linkpath.s, p->long_link.s, x->linkpath.len) != 0))
+        return ambiguous(p, off, e->path, e->path_len,
+                         "GNU long link and pax linkpath disagree", NULL);
+    /* Python prepends the prefix field whatever the magic; GNU tar and
+     * bsdtar only with "ustar\0" (old GNU keeps atime there; sparse
+     * headers their map, which Python knows) */
+    if (fmt != FMT_USTAR && b[H_PREFIX] != 0 && tf != 'S')
+        return ambiguous(p, off, e->path, e->path_len,
+                         "ustar magic with a bad version and a prefix",
+                         " (only \"ustar\\0\" headers have a prefix field;"
+                         " readers disagree on this one)");
+    if (p->sp_keys && e->type != TAR_REG)
+        return ambiguous(p, off, e->path, e->path_len,
+                         "GNU.sparse keys on a non-regular entry", NULL);
+    if ((tf == 'S' || p->sp_keys) && ends_in_slash(e->path, e->path_len))
+        return ambiguous(p, off, e->path, e->path_len,
+                         "GNU sparse entry whose name ends in '/'",
+                         " (GNU tar and bsdtar make a directory, Python and"
+                         " Go a file)");
+    if (header_only(e->type) && tf != 'D' && (x->have & PAX_SIZE)
+        && x->size > 0)
+        return ambiguous(p, off, e->path, e->path_len,
+                         "pax size on a header-only entry",
+                         " (a link, device, FIFO or directory: some readers"
+                         " skip that much data, others read a header next)");
+    if (tf == '0' && e->type == TAR_DIR && e->size > 0)
+        return ambiguous(p, off, e->path, e->path_len,
+                         "size on a '0' entry whose name ends in '/'",
+                         " (GNU tar and bsdtar read a directory, Python and"
+                         " Go a file with data)");
+    return 0;
 }
 
 /* After data or extension bytes: skip the padding, then the next header. */
@@ -587,28 +770,201 @@ static void to_padding(struct tar_parser *p)
     p->state = p->padding ? TS_PADDING : TS_HEADER;
 }
 
-static int end_member(struct tar_parser *p)
+/* Forget what the extension headers said: they belonged to this member. */
+static void reset_pending(struct tar_parser *p)
 {
-    if (p->cb->entry_end(p->ctx) < 0)
-        return callback_failed(p);
     p->pax.have = 0;
-    p->pax.sparse = false;
     p->have_long_name = p->have_long_link = false;
+    p->have_x = false;
     p->ext_pending = false;
     p->ext_total = 0;
     p->ext_padding = false;
+    p->sp_keys = 0;
+    p->sp_why = NULL;
+    p->sp_realsize = p->sp_size = p->sp_numblocks = 0;
+    p->sp_major = p->sp_minor = 0;
+    tar_sparse_reset(&p->map);
+    p->xattr_n = 0;
+    p->xattr_bytes.len = 0;
+}
+
+static int end_member(struct tar_parser *p)
+{
+    if (p->data_mode == DM_SILENT) {
+        /* not an entry: whatever headers came before still apply next */
+        to_padding(p);
+        return 0;
+    }
+    if (p->cb->entry_end(p->ctx) < 0)
+        return callback_failed(p);
+    reset_pending(p);
     to_padding(p);
     return 0;
 }
 
-static int begin_member_data(struct tar_parser *p)
+static int deliver_hole(struct tar_parser *p, uint64_t len)
 {
-    if (p->cb->entry_begin(p->ctx, &p->entry) < 0)
-        return callback_failed(p);
-    p->remaining = p->entry.size;
-    p->padding = padding_of(p->entry.size);
+    static const uint8_t zeros[4096];
+    if (p->cb->entry_hole)
+        return p->cb->entry_hole(p->ctx, len) < 0 ? callback_failed(p) : 0;
+    while (len > 0) {
+        size_t n = len < sizeof zeros ? (size_t)len : sizeof zeros;
+        if (p->cb->entry_data(p->ctx, zeros, n) < 0)
+            return callback_failed(p);
+        len -= n;
+    }
+    return 0;
+}
+
+/*
+ * Sparse delivery: move on past empty chunks, delivering the holes before
+ * them, until a chunk with bytes to come or the end of the map (then the
+ * final hole and entry_end).  Eager, so the events do not depend on where
+ * the input was split.
+ */
+static int sparse_advance(struct tar_parser *p)
+{
+    while (p->sp_left == 0) {
+        uint64_t to = p->sp_chunk < p->map.n ? p->map.v[p->sp_chunk].offset
+                                             : p->entry.size;
+        if (to > p->sp_pos && deliver_hole(p, to - p->sp_pos) < 0)
+            return -1;
+        p->sp_pos = to;
+        if (p->sp_chunk >= p->map.n) {
+            if (p->remaining)   /* tar_sparse_check rules this out */
+                return sparse_fail(p, "the map does not cover the data");
+            return end_member(p);
+        }
+        p->sp_left = p->map.v[p->sp_chunk++].len;
+    }
+    return 0;
+}
+
+static int begin_member_data(struct tar_parser *p, uint64_t stored, int mode)
+{
+    p->data_mode = mode;
+    p->remaining = stored;
+    p->padding = padding_of(stored);
     p->state = TS_DATA;
+    if (mode == DM_MAP)
+        return 0;   /* entry_begin once the map is read */
+    if (mode != DM_SILENT && p->cb->entry_begin(p->ctx, &p->entry) < 0)
+        return callback_failed(p);
+    if (mode == DM_SPARSE) {
+        p->sp_chunk = 0;
+        p->sp_left = 0;
+        p->sp_pos = 0;
+        return sparse_advance(p);
+    }
     return p->remaining ? 0 : end_member(p);
+}
+
+static int sparse_fail(struct tar_parser *p, const char *why)
+{
+    if (why == tar_sparse_nomem)
+        return fail(p, RZ_E_NOMEM, p->member_offset, p->entry.path,
+                    p->entry.path_len, "%s", why);
+    return fail(p, RZ_E_TAR_SPARSE, p->member_offset, p->entry.path,
+                p->entry.path_len, "%s", why);
+}
+
+/* The map is complete (old GNU, pax 0.x): check it, then the data. */
+static int sparse_ready(struct tar_parser *p)
+{
+    const char *why = tar_sparse_check(&p->map, p->entry.size,
+                                       p->entry.stored);
+    if (why)
+        return sparse_fail(p, why);
+    return begin_member_data(p, p->entry.stored, DM_SPARSE);
+}
+
+/*
+ * Old GNU sparse: `count` map entries of 24 bytes at `at` in the block,
+ * whose isextended flag is at `ext`.  Returns 1 once an empty entry ended
+ * the map.  GNU tar stops at an empty entry, extension blocks included;
+ * Python reads on: entries or extension blocks after one are ambiguous.
+ */
+static int old_sparse_entries(struct tar_parser *p, size_t at, int count,
+                              size_t ext)
+{
+    for (int i = 0; i < count; i++, at += 24) {
+        uint64_t off, len;
+        const char *why;
+        if (p->block[at + 12] == 0) {
+            for (size_t j = at; j <= ext; j++)
+                if (p->block[j] != 0)
+                    return ambiguous(p, p->hdr_offset, p->entry.path,
+                                     p->entry.path_len, "old GNU sparse map"
+                                     " goes on after an empty entry", NULL);
+            return 1;
+        }
+        if ((why = parse_number(p->block + at, 12, &off)) != NULL
+            || (why = parse_number(p->block + at + 12, 12, &len)) != NULL)
+            return sparse_fail(p, "a map entry is not an octal number");
+        why = tar_sparse_add(&p->map, off, len);
+        if (why)
+            return sparse_fail(p, why);
+    }
+    return 0;
+}
+
+/* Pax sparse: which version, and is everything it needs there? */
+static int pax_sparse_setup(struct tar_parser *p)
+{
+    struct tar_entry *e = &p->entry;
+    unsigned k = p->sp_keys;
+    if (p->sp_why)
+        return sparse_fail(p, p->sp_why);
+    if (k & SP_WANT_BYTES)
+        return sparse_fail(p, "GNU.sparse.offset without its numbytes");
+    e->sparse = true;
+    e->stored = e->size;
+    if (k & (SP_MAJOR | SP_MINOR)) {
+        if (p->sp_major != 1 || p->sp_minor != 0)
+            return sparse_fail(p, "unknown GNU sparse version (known: 0.0,"
+                                  " 0.1, 1.0)");
+        if (!(k & SP_REALSIZE) || (k & (SP_MAP | SP_OFFSET | SP_NUMBYTES)))
+            return sparse_fail(p, "GNU sparse 1.0 needs GNU.sparse.realsize"
+                                  " and its map in the data");
+        e->size = p->sp_realsize;
+        return begin_member_data(p, e->stored, DM_MAP);
+    }
+    if (!(k & SP_SIZE) || !(k & (SP_MAP | SP_OFFSET | SP_NUMBLOCKS)))
+        return sparse_fail(p, "incomplete GNU sparse records (0.x needs"
+                              " GNU.sparse.size and a map)");
+    if ((k & SP_NUMBLOCKS) && p->sp_numblocks != p->map.n)
+        return sparse_fail(p, "GNU.sparse.numblocks does not match the map");
+    e->size = p->sp_size;
+    return sparse_ready(p);
+}
+
+/* A GNU volume label or a Solaris ACL: not an entry. */
+static int metadata_member(struct tar_parser *p, char tf)
+{
+    uint64_t size;
+    char msg[160];
+    p->entry.path = NULL;
+    p->entry.path_len = 0;
+    if (header_number(p, H_SIZE, 12, "size", NUM_MAX, &size) < 0)
+        return -1;
+    if (tf == 'A' && p->warn) {
+        snprintf(msg, sizeof msg, "skipping a Solaris ACL header at byte %"
+                 PRIu64 " (ACLs are not restored)", p->hdr_offset);
+        p->warn(p->warn_ctx, msg);
+    }
+    return begin_member_data(p, size, DM_SILENT);
+}
+
+static void entry_xattrs(struct tar_parser *p)
+{
+    for (size_t i = 0; i < p->xattr_n; i++) {
+        const struct tar_xattr_pos *x = &p->xattr_pos[i];
+        p->xattrs[i] = (struct tar_xattr){p->xattr_bytes.s + x->name,
+                                          (const uint8_t *)p->xattr_bytes.s
+                                              + x->value, x->value_len};
+    }
+    p->entry.xattrs = p->xattr_n ? p->xattrs : NULL;
+    p->entry.xattr_count = p->xattr_n;
 }
 
 static int begin_member(struct tar_parser *p)
@@ -616,6 +972,8 @@ static int begin_member(struct tar_parser *p)
     struct tar_entry *e = &p->entry;
     enum header_format fmt = header_format(p->block);
     char tf = (char)p->block[H_TYPEFLAG];
+    if (tf == 'V' || tf == 'A')
+        return metadata_member(p, tf);
     memset(e, 0, sizeof *e);
     e->typeflag = tf;
     e->offset = p->member_offset;
@@ -631,18 +989,48 @@ static int begin_member(struct tar_parser *p)
     e->uname = p->uname_buf;
     e->gname = p->gname_buf;
     entry_overrides(p);
-    if (tf == 'S' && fmt == FMT_GNU && p->block[H_GNU_ISEXTENDED]) {
-        p->state = TS_SPARSE;   /* the sparse map goes on in extra blocks */
-        return 0;
+    entry_xattrs(p);
+    if (entry_ambiguity(p, fmt, tf) < 0)
+        return -1;
+    e->stored = e->size;
+    if (header_only(e->type)) {
+        /* POSIX: no data; GNU dumpdirs carry a list of names, skipped */
+        e->size = 0;
+        return begin_member_data(p, tf == 'D' ? e->stored : 0, DM_SKIP);
     }
-    return begin_member_data(p);
+    if (e->type == TAR_OTHER)
+        return begin_member_data(p, e->stored, DM_SKIP);
+    if (p->sp_keys)
+        return pax_sparse_setup(p);
+    if (tf == 'S') {
+        uint64_t realsize;
+        int rc;
+        if (header_number(p, H_GNU_REALSIZE, 12, "realsize", NUM_MAX,
+                          &realsize) < 0)
+            return -1;
+        e->sparse = true;
+        e->size = realsize;
+        rc = old_sparse_entries(p, H_GNU_SPARSE, 4, H_GNU_ISEXTENDED);
+        if (rc < 0)
+            return -1;
+        if (p->block[H_GNU_ISEXTENDED]) {
+            p->state = TS_SPARSE;   /* the map goes on in extra blocks */
+            return 0;
+        }
+        return sparse_ready(p);
+    }
+    return begin_member_data(p, e->stored, DM_DELIVER);
 }
 
+/* A GNU sparse extension block. */
 static int sparse_block(struct tar_parser *p)
 {
+    int rc = old_sparse_entries(p, 0, 21, H_SPARSE_ISEXTENDED);
+    if (rc < 0)
+        return -1;
     if (p->block[H_SPARSE_ISEXTENDED])
         return 0;
-    return begin_member_data(p);
+    return sparse_ready(p);
 }
 
 static int ext_done(struct tar_parser *p)
@@ -668,6 +1056,27 @@ static int ext_done(struct tar_parser *p)
     }
 }
 
+/* A second header of one kind for the same entry: readers split. */
+static int ext_repeated(struct tar_parser *p, char tf)
+{
+    size_t nlen;
+    const char *name = pending_name(p, &nlen);
+    char more[96];
+    if (tf == 'x' && p->have_x) {
+        snprintf(more, sizeof more, " (at byte %" PRIu64 " and byte %" PRIu64
+                 ")", p->x_offset, p->hdr_offset);
+        return ambiguous(p, p->hdr_offset, name, nlen,
+                         "two pax extended headers in a row", more);
+    }
+    if (tf == 'L' && p->have_long_name)
+        return ambiguous(p, p->hdr_offset, name, nlen,
+                         "two GNU long names in a row", NULL);
+    if (tf == 'K' && p->have_long_link)
+        return ambiguous(p, p->hdr_offset, name, nlen,
+                         "two GNU long link names in a row", NULL);
+    return 0;
+}
+
 static int begin_ext(struct tar_parser *p, char tf)
 {
     bool pax = tf == 'x' || tf == 'g';
@@ -686,6 +1095,12 @@ static int begin_ext(struct tar_parser *p, char tf)
                     "'%c' header declares %" PRIu64 " bytes (%" PRIu64
                     " for this entry), the limit is %d", tf, size,
                     tf == 'g' ? size : p->ext_total, TAR_EXT_MAX);
+    if (ext_repeated(p, tf) < 0)
+        return -1;
+    if (tf == 'x') {
+        p->have_x = true;
+        p->x_offset = p->hdr_offset;
+    }
     if (tf != 'g')
         p->ext_pending = true;
     p->ext_type = tf;
@@ -711,6 +1126,10 @@ static int zero_block(struct tar_parser *p)
         p->zero_offset = p->hdr_offset;
         return 0;
     }
+    if (p->flags & TAR_PARSER_IGNORE_ZEROS) {
+        p->ended = true;    /* for now: a later header resets it */
+        return 0;
+    }
     p->ended = true;
     p->state = TS_TRAILER;
     return 0;
@@ -721,18 +1140,23 @@ static int header_block(struct tar_parser *p)
     char tf;
     if (is_zero_block(p->block))
         return zero_block(p);
-    if (p->zero_blocks)
+    if (p->zero_blocks && !(p->flags & TAR_PARSER_IGNORE_ZEROS))
         /* GNU tar stops at a lone zero block and ignores what follows; we
          * refuse to extract half an archive silently */
         return fail(p, RZ_E_TAR_CHECKSUM, p->zero_offset, NULL, 0,
                     "lone zero block (stored checksum empty, computed 0o400)"
                     " followed by a non-zero block at byte %" PRIu64
-                    "; end of archive needs two zero blocks", p->hdr_offset);
+                    "; end of archive needs two zero blocks (-i reads"
+                    " past zero blocks)", p->hdr_offset);
+    p->zero_blocks = 0;
+    p->ended = false;
     if (verify_checksum(p) < 0)
         return -1;
     if (!p->ext_pending)
         p->member_offset = p->hdr_offset;
     tf = (char)p->block[H_TYPEFLAG];
+    if (tf == 'X')
+        tf = 'x';   /* Solaris extended header: pax 'x' under another name */
     if (tf == 'x' || tf == 'g' || tf == 'L' || tf == 'K')
         return begin_ext(p, tf);
     return begin_member(p);
@@ -790,13 +1214,72 @@ static int step_ext(struct tar_parser *p, const uint8_t *buf, size_t len,
     return p->remaining ? 0 : ext_done(p);
 }
 
+/* The pax 1.0 map at the start of the data, then its block padding. */
+static int step_map(struct tar_parser *p, const uint8_t *buf, size_t len,
+                    size_t *used)
+{
+    const char *why;
+    size_t n = len < p->remaining ? len : (size_t)p->remaining;
+    int rc = tar_sparse_text(&p->map, buf, n, used, &why);
+    p->remaining -= *used;
+    if (rc < 0)
+        return sparse_fail(p, why);
+    if (rc == 0) {
+        if (p->remaining == 0)
+            return sparse_fail(p, "the data ends inside the sparse map");
+        return 0;
+    }
+    /* the map is padded to a block; the file's chunks follow */
+    uint64_t pad = padding_of(p->map.text_bytes);
+    if (pad > p->remaining)
+        return sparse_fail(p, "the data ends inside the sparse map");
+    p->map_pad = pad;
+    p->remaining -= pad;
+    p->entry.stored = p->remaining;
+    why = tar_sparse_check(&p->map, p->entry.size, p->remaining);
+    if (why)
+        return sparse_fail(p, why);
+    p->data_mode = DM_SPARSE;
+    p->sp_chunk = 0;
+    p->sp_left = 0;
+    p->sp_pos = 0;
+    if (p->cb->entry_begin(p->ctx, &p->entry) < 0)
+        return callback_failed(p);
+    return p->map_pad ? 0 : sparse_advance(p);  /* else skipped first */
+}
+
+static int step_sparse(struct tar_parser *p, const uint8_t *buf, size_t len,
+                       size_t *used)
+{
+    size_t n;
+    if (p->map_pad) {
+        n = len < p->map_pad ? len : (size_t)p->map_pad;
+        p->map_pad -= n;
+        *used = n;
+        return p->map_pad ? 0 : sparse_advance(p);
+    }
+    n = len < p->sp_left ? len : (size_t)p->sp_left;
+    *used = n;
+    p->remaining -= n;
+    p->sp_left -= n;
+    p->sp_pos += n;
+    if (p->cb->entry_data(p->ctx, buf, n) < 0)
+        return callback_failed(p);
+    return sparse_advance(p);
+}
+
 static int step_data(struct tar_parser *p, const uint8_t *buf, size_t len,
                      size_t *used)
 {
-    size_t n = len < p->remaining ? len : (size_t)p->remaining;
+    size_t n;
+    if (p->data_mode == DM_MAP)
+        return step_map(p, buf, len, used);
+    if (p->data_mode == DM_SPARSE)
+        return step_sparse(p, buf, len, used);
+    n = len < p->remaining ? len : (size_t)p->remaining;
     *used = n;
     p->remaining -= n;
-    if (p->entry.type == TAR_REG && p->cb->entry_data(p->ctx, buf, n) < 0)
+    if (p->data_mode == DM_DELIVER && p->cb->entry_data(p->ctx, buf, n) < 0)
         return callback_failed(p);
     return p->remaining ? 0 : end_member(p);
 }
@@ -899,22 +1382,44 @@ static int truncated(struct tar_parser *p, bool member, const char *where,
                 p->offset);
 }
 
+/* Input ended between members without (both) end-of-archive blocks. */
 static int finish_at_boundary(struct tar_parser *p)
 {
     size_t nlen;
     const char *name = pending_name(p, &nlen);
+    char msg[256];
     if (p->ext_pending)
         return fail(p, RZ_E_TAR_ORPHAN_EXT, p->ext_offset, name, nlen,
                     "the extension header at byte %" PRIu64 " is followed"
                     " by the end of input at byte %" PRIu64 ", not an entry",
                     p->ext_offset, p->offset);
+    if (p->ended) {     /* -i: the last zero blocks were a full end */
+        p->finished = true;
+        return 0;
+    }
     if (p->zero_blocks)
-        return fail(p, RZ_E_TAR_NO_EOA, p->zero_offset, NULL, 0,
-                    "only one zero block, at byte %" PRIu64 "; the end of"
-                    " archive needs two", p->zero_offset);
-    return fail(p, RZ_E_TAR_NO_EOA, p->offset, NULL, 0,
-                "input ends at byte %" PRIu64 " after the last entry",
-                p->offset);
+        snprintf(msg, sizeof msg, "only one zero block, at byte %" PRIu64
+                 "; the end of archive needs two", p->zero_offset);
+    else
+        snprintf(msg, sizeof msg, "input ends at byte %" PRIu64 " right"
+                 " after the last entry, without the two zero blocks",
+                 p->offset);
+    if (p->proven || (p->flags & TAR_PARSER_LENIENT_TRAILER)) {
+        if (p->warn) {
+            char w[400];
+            snprintf(w, sizeof w, "%s; accepted, since %s", msg,
+                     p->proven ? "the input was proven complete (compression"
+                                 " trailer or Content-Length)"
+                               : "--no-strict-trailer was given");
+            p->warn(p->warn_ctx, w);
+        }
+        p->finished = true;
+        return 0;
+    }
+    return fail(p, RZ_E_TAR_NO_EOA, p->zero_blocks ? p->zero_offset : p->offset,
+                NULL, 0, "%s; the last entry ended cleanly, but on a plain"
+                " pipe these blocks are the only proof that nothing is"
+                " missing", msg);
 }
 
 int tar_parser_finish(struct tar_parser *p)
@@ -934,7 +1439,12 @@ int tar_parser_finish(struct tar_parser *p)
     case TS_EXT:
         return truncated(p, false, "extended header", p->remaining);
     case TS_DATA:
-        return truncated(p, true, "data", p->remaining);
+        if (p->data_mode == DM_SILENT)
+            return truncated(p, false, "data of a metadata header",
+                             p->remaining);
+        if (p->data_mode == DM_MAP)
+            return truncated(p, false, "sparse map", p->remaining);
+        return truncated(p, true, "data", p->remaining + p->map_pad);
     case TS_PADDING:
         if (p->ext_padding)
             return truncated(p, false, "extended header's padding", p->padding);
@@ -953,6 +1463,26 @@ void tar_parser_free(struct tar_parser *p)
     pax_free(&p->glob);
     text_free(&p->long_name);
     text_free(&p->long_link);
+    text_free(&p->sp_name);
+    text_free(&p->xattr_bytes);
+    free(p->xattr_pos);
+    free(p->xattrs);
+    p->xattr_pos = NULL;
+    p->xattrs = NULL;
+    p->xattr_n = p->xattr_cap = 0;
+    tar_sparse_free(&p->map);
+}
+
+void tar_parser_set_warn(struct tar_parser *p,
+                         void (*warn)(void *ctx, const char *msg), void *ctx)
+{
+    p->warn = warn;
+    p->warn_ctx = ctx;
+}
+
+void tar_parser_input_complete(struct tar_parser *p)
+{
+    p->proven = true;
 }
 
 bool tar_parser_at_end(const struct tar_parser *p)

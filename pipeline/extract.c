@@ -42,6 +42,7 @@ struct run {
     struct list_sink list;
     uint64_t raw_bytes;
     uint64_t archive_bytes;
+    bool length_verified;       /* HTTP delivered all of Content-Length */
 };
 
 static int check_stop(struct run *r)
@@ -98,8 +99,13 @@ static int run_source(struct run *r)
     const struct extract_options *o = r->o;
     if (source_is_url(o->source)) {
         struct http_source_options h = o->http;
+        struct http_source_stats st = {0};
         h.url = o->source;
-        return http_source_run(&h, raw_push, r, o->stop, r->err);
+        if (!h.stats)
+            h.stats = &st;
+        int rc = http_source_run(&h, raw_push, r, o->stop, r->err);
+        r->length_verified = h.stats->length_verified;
+        return rc;
     }
     if (strcmp(o->source, "-") == 0)
         return fd_source_run(STDIN_FILENO, raw_push, r, o->stop, r->err);
@@ -132,6 +138,7 @@ static int setup(struct run *r)
     }
     if (tar_parser_init(&r->tar, cb, sink_ctx, r->cerr, o->tar_flags) < 0)
         return -1;
+    tar_parser_set_warn(&r->tar, o->sink.warn, o->sink.warn_ctx);
     if (decoder_init(&r->dec, decoded_push, r, r->err) < 0)
         return -1;
     if (o->have_sha256) {
@@ -150,7 +157,14 @@ static int finish(struct run *r)
         return -1;
     if (decoder_finish(&r->dec) < 0 || handoff_finish(r->handoff) < 0)
         return -1;
-    /* The writer thread has been joined: finish its stages here. */
+    /* The writer thread has been joined: finish its stages here.  A
+     * compressed stream whose trailer the decoder checked, or a download
+     * of all its Content-Length, proves the tar complete without its
+     * end-of-archive blocks. */
+    const char *fmt = decoder_name(&r->dec);
+    if ((strcmp(fmt, "tar") != 0 && strcmp(fmt, "unknown") != 0)
+        || r->length_verified)
+        tar_parser_input_complete(&r->tar);
     if (tar_parser_finish(&r->tar) < 0)
         return -1;
     if (check_stop(r) < 0)

@@ -31,6 +31,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ helpers */
@@ -660,6 +661,60 @@ static int sink_data(void *ctx, const uint8_t *buf, size_t len)
     return write_all(s, buf, len);
 }
 
+/* A hole of a sparse file: seek past it and extend the file, so it stays
+ * a hole on disk.  It counts towards the limits like written bytes. */
+static int sink_hole(void *ctx, uint64_t len)
+{
+    struct fs_sink *s = ctx;
+    off_t end;
+
+    if (s->err->code != RZ_E_OK)
+        return -1;
+    if (s->file_fd < 0)
+        return 0;
+    if (s->o.max_file_size && len > s->o.max_file_size - s->file_written)
+        return fs_fail(s, RZ_E_LIMIT_FILE_SIZE, 0, NULL, "over %llu bytes",
+                       (unsigned long long)s->o.max_file_size);
+    if (s->o.max_size && len > s->o.max_size - s->bytes)
+        return fs_fail(s, RZ_E_LIMIT_SIZE, 0, NULL, "over %llu bytes",
+                       (unsigned long long)s->o.max_size);
+    if (len > (uint64_t)INT64_MAX - s->file_written)
+        return io_fail(s, RZ_E_IO_WRITE, EFBIG, "making a hole");
+    end = lseek(s->file_fd, (off_t)len, SEEK_CUR);
+    if (end < 0 || ftruncate(s->file_fd, end) < 0)
+        return io_fail(s, RZ_E_IO_WRITE, errno, "making a hole");
+    s->bytes += len;
+    s->file_written += len;
+    return 0;
+}
+
+/* --xattrs: user.* only (others need privileges or change security). */
+static int set_xattrs(struct fs_sink *s)
+{
+    const struct tar_entry *e = s->cur;
+
+    if (!(s->o.flags & FS_SINK_XATTRS))
+        return 0;
+    for (size_t i = 0; i < e->xattr_count; i++) {
+        const struct tar_xattr *x = &e->xattrs[i];
+        if (strncmp(x->name, "user.", 5) != 0) {
+            warn(s, "skipping an extended attribute outside user.*",
+                 x->name, strlen(x->name));
+            continue;
+        }
+        if (fsetxattr(s->file_fd, x->name, x->value, x->value_len, 0) == 0)
+            continue;
+        if (errno == ENOTSUP) {   /* as GNU tar: the filesystem lacks them */
+            warn(s, "the filesystem does not support extended attributes",
+                 x->name, strlen(x->name));
+            return 0;
+        }
+        return io_fail(s, RZ_E_IO_WRITE, errno,
+                       "setting an extended attribute");
+    }
+    return 0;
+}
+
 static int sink_end(void *ctx)
 {
     struct fs_sink *s = ctx;
@@ -668,7 +723,7 @@ static int sink_end(void *ctx)
     if (s->err->code != RZ_E_OK)
         return -1;
     if (s->file_fd >= 0)
-        rc = end_file(s);
+        rc = set_xattrs(s) < 0 ? -1 : end_file(s);
     s->cur = NULL;
     return rc;
 }
@@ -677,6 +732,7 @@ const struct tar_callbacks fs_sink_callbacks = {
     sink_begin,
     sink_data,
     sink_end,
+    sink_hole,
 };
 
 /* ------------------------------------------------------------ stats */

@@ -115,6 +115,8 @@
 #define FS_SINK_ALLOW_OUTSIDE_LINKS 0x02u
 #define FS_SINK_SAME_OWNER 0x04u      /* chown to archive uid/gid (root only) */
 #define FS_SINK_KEEP_SPECIAL 0x08u    /* create devices and FIFOs (root only) */
+#define FS_SINK_XATTRS 0x10u          /* --xattrs: restore user.* xattrs of
+                                         regular files (others: warning) */
 
 struct fs_sink_options {
     const char *dest;           /* destination directory path */

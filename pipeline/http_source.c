@@ -908,6 +908,7 @@ int http_source_run(const struct http_source_options *o, stage_push_fn push,
     curl_easy_cleanup(t.h);    /* NULL is fine */
     curl_slist_free_all(t.headers);
     free(t.url);
+    t.st.length_verified = rc == 0 && t.total >= 0;
     if (o->stats)
         *o->stats = t.st;
     return rc;

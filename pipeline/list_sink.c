@@ -101,6 +101,11 @@ static int list_end(void *ctx)
     return 0;
 }
 
+static int list_hole(void *ctx, uint64_t len)
+{
+    return 0;
+}
+
 const struct tar_callbacks list_sink_callbacks = {
-    list_begin, list_data, list_end,
+    list_begin, list_data, list_end, list_hole,
 };

@@ -86,7 +86,10 @@ static void usage(FILE *f)
 "      --retry-max-time S     give up retrying after S seconds in all\n"
 "      --replace              replace DIR atomically instead of merging into it\n"
 "      --allow-outside-symlinks  keep symlinks that point outside DIR\n"
-"      --no-strict-trailer    ignore data after the end-of-archive blocks\n"
+"      --no-strict-trailer    ignore data after the end-of-archive blocks, and\n"
+"                             accept a plain tar that lacks them\n"
+"  -i, --ignore-zeros         read past zero blocks (concatenated archives)\n"
+"      --xattrs               restore user.* extended attributes\n"
 "      --same-owner           keep archive owners (root only)\n"
 "      --keep-special-files   create devices and FIFOs (root only)\n"
 "      --max-size BYTES       refuse archives with more file data than this\n"
@@ -110,6 +113,7 @@ enum {
     OPT_KEEP_SPECIAL, OPT_MAX_SIZE, OPT_MAX_ENTRIES, OPT_MAX_FILE_SIZE,
     OPT_MAX_RATIO, OPT_STALL_TIMEOUT, OPT_RETRIES, OPT_RETRY_DELAY,
     OPT_RETRY_MAX_TIME,
+    OPT_XATTRS,
 };
 
 static const struct option long_opts[] = {
@@ -131,6 +135,8 @@ static const struct option long_opts[] = {
     {"replace", no_argument, NULL, OPT_REPLACE},
     {"allow-outside-symlinks", no_argument, NULL, OPT_ALLOW_OUTSIDE},
     {"no-strict-trailer", no_argument, NULL, OPT_NO_STRICT},
+    {"ignore-zeros", no_argument, NULL, 'i'},
+    {"xattrs", no_argument, NULL, OPT_XATTRS},
     {"same-owner", no_argument, NULL, OPT_SAME_OWNER},
     {"keep-special-files", no_argument, NULL, OPT_KEEP_SPECIAL},
     {"max-size", required_argument, NULL, OPT_MAX_SIZE},
@@ -206,6 +212,8 @@ static int parse_other_option(struct extract_options *o, int opt,
     case OPT_NO_STRICT: o->tar_flags |= TAR_PARSER_LENIENT_TRAILER; break;
     case OPT_SAME_OWNER: o->sink.flags |= FS_SINK_SAME_OWNER; break;
     case OPT_KEEP_SPECIAL: o->sink.flags |= FS_SINK_KEEP_SPECIAL; break;
+    case 'i': o->tar_flags |= TAR_PARSER_IGNORE_ZEROS; break;
+    case OPT_XATTRS: o->sink.flags |= FS_SINK_XATTRS; break;
     case OPT_MAX_SIZE:
         if (parse_size(arg, &o->sink.max_size, true) < 0)
             return bad_value("--max-size", arg);
@@ -339,7 +347,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
     c->o.http.headers = c->headers;
     c->o.sink.warn = warn;
     c->o.sink.warn_ctx = c;
-    while ((opt = getopt_long(argc, argv, "C:tvqH:khV", long_opts, NULL)) != -1)
+    while ((opt = getopt_long(argc, argv, "C:tvqH:khVi", long_opts, NULL)) != -1)
         if ((rc = parse_option(c, opt, optarg)) >= 0)
             return rc;
     if (argc - optind > 1) {

@@ -44,6 +44,8 @@ struct http_source_stats {
     uint64_t bytes_received;    /* body bytes received, over all requests */
     uint64_t bytes_discarded;   /* bytes received again and thrown away
                                    (a server that ignored Range) */
+    bool length_verified;       /* success, and every byte of the
+                                   Content-Length was delivered */
 };
 
 struct http_source_options {

@@ -435,7 +435,7 @@ CASES = [
          check=_expect_file(os.fsdecode(_deep(1024)), b'deep\n')),
     Case('name_over_4096', 'structure',
          lambda sb: tar(file((b'c' * 200 + b'/') * 21 + b'x')), 6, msg='too long'),
-    Case('over_1024_components_short', 'structure', lambda sb: tar(file(b'n/' * 1500)), 6,
+    Case('over_1024_components_short', 'structure', lambda sb: tar(file(b'n/' * 1500 + b'n')), 6,
          msg='too long'),
     Case('component_over_255', 'structure', lambda sb: tar(file(b'c' * 256)), 6,
          msg='too long'),

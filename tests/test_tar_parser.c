@@ -241,7 +241,23 @@ static int on_end(void *ctx)
     return 0;
 }
 
-static const struct tar_callbacks log_cb = {on_begin, on_data, on_end};
+static int on_hole(void *ctx, uint64_t len)
+{
+    struct logger *l = ctx;
+    CHECK(len > 0);
+    sb_printf(&l->log, "H %" PRIu64 "\n", len);
+    l->got += len;
+    return 0;
+}
+
+static void on_warn(void *ctx, const char *msg)
+{
+    struct logger *l = ctx;
+    sb_printf(&l->log, "W %s\n", msg);
+}
+
+static const struct tar_callbacks log_cb = {on_begin, on_data, on_end,
+                                            on_hole};
 
 static int push(struct tar_parser *p, struct logger *l, const uint8_t *b,
                 size_t n)
@@ -256,6 +272,8 @@ static int push(struct tar_parser *p, struct logger *l, const uint8_t *b,
 
 struct run_opts {
     unsigned flags;
+    bool proven;                   /* tar_parser_input_complete */
+    bool boundary_ok;              /* a cut at a member boundary may pass */
     int fail_at;
     bool fail_silently;
     bool compact;
@@ -286,6 +304,7 @@ static char *parse_pieces(const struct piece *pc, size_t npc,
     l.fail_silently = o && o->fail_silently;
     l.compact = o && o->compact;
     tar_parser_init(&p, &log_cb, &l, &err, o ? o->flags : 0);
+    tar_parser_set_warn(&p, on_warn, &l);
     for (size_t i = 0; i < npc && rc == 0; i++) {
         for (size_t pos = 0; pos < pc[i].n && rc == 0;) {
             size_t n = pc[i].step ? pc[i].step : pc[i].n - pos;
@@ -298,6 +317,8 @@ static char *parse_pieces(const struct piece *pc, size_t npc,
                 *eoa_at = total;
         }
     }
+    if (o && o->proven)
+        tar_parser_input_complete(&p);
     frc = tar_parser_finish(&p);
     if (rc < 0)
         CHECK_EQ_INT(frc, -1);  /* sticky */
@@ -334,9 +355,19 @@ static const char *result_line(const char *log)
     return last;
 }
 
+/* The events of a cut input must be a prefix of the whole input's; a
+ * warning at its very end (an accepted missing trailer) is the cut's own. */
 static int log_prefix_ok(const char *log, const char *full)
 {
     size_t n = (size_t)(result_line(log) - log);
+    while (n > 0) {
+        size_t start = n - 1;
+        while (start > 0 && log[start - 1] != '\n')
+            start--;
+        if (strncmp(log + start, "W ", 2) != 0)
+            break;
+        n = start;
+    }
     return strncmp(log, full, n) == 0;
 }
 
@@ -383,7 +414,7 @@ static char *check_archive_at(const uint8_t *a, size_t n,
         char *t = parse_pieces(pc, 1, o, NULL);
         free(head);
         int bad = check_same("split", k, s, whole);
-        if (k < eoa && result_ok(t)) {
+        if (k < eoa && result_ok(t) && !(o && o->boundary_ok)) {
             fprintf(stderr, "  truncated at %zu of %zu succeeded\n", k, n);
             check_failures_in_test++;
             bad = 1;
@@ -393,7 +424,7 @@ static char *check_archive_at(const uint8_t *a, size_t n,
             check_failures_in_test++;
             bad = 1;
         }
-        if (k >= eoa && result_ok(whole))
+        if (k >= eoa && result_ok(whole) && !(o && o->boundary_ok))
             bad |= check_same("truncated after EOA", k, t, whole);
         free(s);
         free(t);
@@ -456,11 +487,11 @@ static void test_typeflags(void)
     hdr(b, '4', "sda", 0); octal(b + 329, 8, 8); hdr_sum(b); ar_block(&a, b);
     ar_file(&a, '5', "d/", "", 0);
     ar_file(&a, '6', "fifo", "", 0);
-    ar_file(&a, 'V', "volume", "abc", 3);       /* data skipped */
+    ar_file(&a, 'V', "volume", "abc", 3);       /* not an entry */
     ar_file(&a, '\0', "olddir/", "", 0);        /* old-style directory */
     ar_file(&a, '0', "new/", "", 0);
     hdr(b, '1', "h2", 513); hdr_link(b, "c"); ar_block(&a, b); /* no data */
-    hdr(b, '5', "dumpdir", 5); ar_block(&a, b); ar_data(&a, "hello", 5);
+    hdr(b, 'D', "dumpdir", 6); ar_block(&a, b); ar_data(&a, "Nabc\0", 6);
     ar_end(&a);
 #define U " mode=0644 mtime=1700000000.000000000 uid=1000 gid=100 u=user g=group"
     expect(&a, NULL,
@@ -473,11 +504,10 @@ static void test_typeflags(void)
            "B 4 '4' sda ->  size=0" U " dev=8,0 off=4096\nE n=0 crc=00000000\n"
            "B 5 '5' d/ ->  size=0" U " dev=0,0 off=4608\nE n=0 crc=00000000\n"
            "B 6 '6' fifo ->  size=0" U " dev=0,0 off=5120\nE n=0 crc=00000000\n"
-           "B 7 'V' volume ->  size=3" U " dev=0,0 off=5632\nE n=0 crc=00000000\n"
            "B 5 '0' olddir/ ->  size=0" U " dev=0,0 off=6656\nE n=0 crc=00000000\n"
            "B 5 '0' new/ ->  size=0" U " dev=0,0 off=7168\nE n=0 crc=00000000\n"
            "B 1 '1' h2 -> c size=0" U " dev=0,0 off=7680\nE n=0 crc=00000000\n"
-           "B 5 '5' dumpdir ->  size=5" U " dev=0,0 off=8192\nE n=0 crc=00000000\n"
+           "B 5 'D' dumpdir ->  size=0" U " dev=0,0 off=8192\nE n=0 crc=00000000\n"
            OK_END);
 }
 
@@ -538,7 +568,6 @@ static void test_pax_names(void)
     pax(&r, "comment", "unknown keys are ignored");
     pax(&r, "size", "0");
     pax(&r, "uname", "pax-user");
-    ar_ext(&a, 'L', "gnu-name", 9);             /* pax wins over GNU */
     ar_ext(&a, 'x', r.s, r.len);
     hdr(b, '1', "hdr-name", 7); hdr_link(b, "hdr-link"); ar_block(&a, b);
     ar_end(&a);
@@ -550,7 +579,8 @@ static void test_pax_names(void)
     free(r.s);
 }
 
-/* pax lets a hardlink carry data: a 'size' record says so. */
+/* A pax size on a hardlink: GNU tar and bsdtar read that much data,
+ * Python and Go read the next header.  Ambiguous; size 0 is fine. */
 static void test_pax_hardlink_data(void)
 {
     struct sbuf a = {0}, r = {0};
@@ -561,10 +591,89 @@ static void test_pax_hardlink_data(void)
     ar_data(&a, "hello", 5);
     ar_file(&a, '0', "next", "", 0);
     ar_end(&a);
-    expect(&a, NULL, "B 1 '1' h -> f size=5" U " dev=0,0 off=0\n"
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=h detail="
+                  "pax size on a header-only entry");
+    r.len = 0;
+    pax(&r, "size", "0");
+    ar_ext(&a, 'x', r.s, r.len);
+    hdr(b, '2', "s", 7); hdr_link(b, "f"); ar_block(&a, b);
+    ar_file(&a, '0', "next", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 2 '2' s -> f size=0" U " dev=0,0 off=0\n"
            "E n=0 crc=00000000\n"
-           "B 0 '0' next ->  size=0" U " dev=0,0 off=2048\n"
+           "B 0 '0' next ->  size=0" U " dev=0,0 off=1536\n"
            "E n=0 crc=00000000\n" OK_END);
+    free(r.s);
+}
+
+/*
+ * Issue 8 2.1: a header-only entry whose size field is not 0 is followed
+ * at once by the next header (GNU tar's extraction, bsdtar, Go, Python).
+ * Skipping `size` bytes would hide the entry stored there.
+ */
+static void test_header_only_sizes(void)
+{
+    static const char types[] = {'1', '2', '3', '4', '5', '6', '\0'};
+    for (size_t i = 0; i < sizeof types; i++) {
+        struct sbuf a = {0}, want = {0};
+        uint8_t b[512];
+        const char *name = types[i] == '\0' ? "v7dir/" : "e";
+        hdr(b, types[i], name, 1024);
+        if (types[i] == '\0')
+            memset(b + 257, 0, 8);              /* v7: no magic */
+        if (types[i] == '1' || types[i] == '2')
+            memcpy(b + 157, "t", 1);
+        hdr_sum(b);
+        ar_block(&a, b);
+        ar_file(&a, '0', "hidden", "hello", 5); /* the 1024 "data" bytes */
+        ar_end(&a);
+        char *log = check_archive(&a, NULL);
+        sb_printf(&want, "B 0 '0' hidden ->  size=5" U " dev=0,0 off=512\n");
+        if (!strstr(log, want.s)) {
+            fprintf(stderr, "  type '%c': hidden entry missing:\n%s",
+                    types[i] ? types[i] : '0', log);
+            check_failures_in_test++;
+        }
+        CHECK(result_ok(log));
+        CHECK(strstr(log, " size=0 ") != NULL);   /* the header-only entry */
+        free(log);
+        free(want.s);
+        free(a.s);
+    }
+    /* a '0' entry named like a directory with data: readers split */
+    struct sbuf a = {0};
+    ar_file(&a, '0', "d/", "hello", 5);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=d/ detail="
+                  "size on a '0' entry whose name ends in '/'");
+}
+
+/* GNU 'V' labels, Solaris 'X' and 'A', and 'D' dumpdirs. */
+static void test_metadata_members(void)
+{
+    struct sbuf a = {0}, r = {0};
+    uint8_t b[512];
+    ar_file(&a, 'V', "Volume 1", "", 0);        /* at the start, size 0 */
+    pax(&r, "path", "solaris-name");
+    pax(&r, "mtime", "-86400");
+    ar_ext(&a, 'X', r.s, r.len);
+    ar_file(&a, '0', "short", "hello", 5);
+    ar_file(&a, 'A', "acl", "user::rw-\0", 10);
+    ar_file(&a, '0', "after-acl", "", 0);
+    hdr(b, 'D', "dd", 0); ar_block(&a, b);      /* no slash: still a dir */
+    ar_file(&a, 'D', "dd2/", "Yx\0\0", 4);
+    ar_end(&a);
+    expect(&a, NULL,
+           "B 0 '0' solaris-name ->  size=5 mode=0644 mtime=-86400.000000000"
+           " uid=1000 gid=100 u=user g=group dev=0,0 off=512\n"
+           "E n=5 crc=" HELLO_CRC "\n"
+           "W skipping a Solaris ACL header at byte 2560 (ACLs are not"
+           " restored)\n"
+           "B 0 '0' after-acl ->  size=0" U " dev=0,0 off=3584\n"
+           "E n=0 crc=00000000\n"
+           "B 5 'D' dd ->  size=0" U " dev=0,0 off=4096\nE n=0 crc=00000000\n"
+           "B 5 'D' dd2/ ->  size=0" U " dev=0,0 off=4608\nE n=0 crc=00000000\n"
+           OK_END);
     free(r.s);
 }
 
@@ -577,10 +686,10 @@ static void test_prefix(void)
     hdr_sum(b);
     ar_block(&a, b);
     ar_data(&a, "hello", 5);
-    /* old GNU magic: that area holds atime/ctime, never a prefix */
+    /* old GNU magic: that area holds atime/ctime, never a prefix (when it
+     * is set, readers split: see test_ambiguous_prefix) */
     hdr(b, '0', "gnufile", 0);
     memcpy(b + 257, "ustar  \0", 8);
-    memcpy(b + 345, "00000000000", 11);
     hdr_sum(b);
     ar_block(&a, b);
     ar_end(&a);
@@ -700,8 +809,7 @@ static void test_pax_global(void)
     pax(&r, "mtime", "100.25");
     pax(&r, "uid", "7");
     pax(&r, "uname", "bob");
-    pax(&r, "path", "ignored");
-    pax(&r, "size", "99");
+    pax(&r, "path", "");                        /* empty: harmless */
     ar_ext(&a, 'g', r.s, r.len);
     ar_file(&a, '0', "one", "hello", 5);
     r.len = 0;
@@ -724,40 +832,497 @@ static void test_pax_global(void)
     free(r.s);
 }
 
-static void test_pax_sparse_is_other(void)
+static void sparse_entry(uint8_t *b, size_t at, uint64_t off, uint64_t len)
 {
-    struct sbuf a = {0}, r = {0};
+    octal(b + at, 12, off);
+    octal(b + at + 12, 12, len);
+}
+
+/* The expected log of the 5000-byte file with "hello" at 1000 and "abc"
+ * at 3000, holes elsewhere. */
+static void sparse_want(struct sbuf *w, char tf, const char *name,
+                        uint64_t off)
+{
+    sb_printf(w, "B 0 '%c' %s ->  size=5000" U " dev=0,0 off=%" PRIu64 "\n"
+              "H 1000\nH 1995\nH 1997\nE n=5000 crc=%08lx\n", tf, name, off,
+              crc32(0, (const Bytef *)"helloabc", 8));
+}
+
+/* Old GNU sparse: 4 map entries in the header, 21 per extension block. */
+static void test_old_gnu_sparse(void)
+{
+    struct sbuf a = {0}, want = {0};
+    uint8_t b[512];
+    hdr(b, 'S', "sp", 8);
+    memcpy(b + 257, "ustar  \0", 8);
+    sparse_entry(b, 386, 1000, 2);              /* adjacent: no hole */
+    sparse_entry(b, 410, 1002, 1);
+    sparse_entry(b, 434, 1003, 1);
+    sparse_entry(b, 458, 1004, 1);
+    b[482] = 1;                                 /* an extension block */
+    octal(b + 483, 12, 5000);                   /* real size */
+    hdr_sum(b);
+    ar_block(&a, b);
+    memset(b, 0, 512);
+    sparse_entry(b, 0, 3000, 3);
+    sparse_entry(b, 24, 5000, 0);               /* GNU's closing entry */
+    ar_block(&a, b);
+    ar_data(&a, "helloabc", 8);
+    ar_file(&a, '0', "after", "hello", 5);
+    ar_end(&a);
+    sparse_want(&want, 'S', "sp", 0);
+    sb_printf(&want, "B 0 '0' after ->  size=5" U " dev=0,0 off=1536\n"
+              "E n=5 crc=" HELLO_CRC "\n" OK_END);
+    expect(&a, NULL, want.s);
+    free(want.s);
+
+    /* overlapping chunks, in the header itself */
+    hdr(b, 'S', "sp", 8);
+    memcpy(b + 257, "ustar  \0", 8);
+    sparse_entry(b, 386, 0, 5);
+    sparse_entry(b, 410, 4, 3);
+    octal(b + 483, 12, 5000);
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_data(&a, "helloabc", 8);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_SPARSE off=0 entry=sp detail=chunks"
+                  " overlap or are out of order\n");
+
+    /* a chunk past the real size */
+    hdr(b, 'S', "sp", 8);
+    memcpy(b + 257, "ustar  \0", 8);
+    sparse_entry(b, 386, 4996, 8);
+    octal(b + 483, 12, 5000);
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_data(&a, "helloabc", 8);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_SPARSE off=0 entry=sp detail=a chunk"
+                  " ends beyond the file's size\n");
+
+    /* an empty entry, then more map: GNU tar stops, Python reads on */
+    hdr(b, 'S', "sp", 8);
+    memcpy(b + 257, "ustar  \0", 8);
+    sparse_entry(b, 386, 1000, 5);
+    b[482] = 1;
+    octal(b + 483, 12, 5000);
+    hdr_sum(b);
+    ar_block(&a, b);
+    memset(b, 0, 512);
+    sparse_entry(b, 0, 3000, 3);
+    ar_block(&a, b);
+    ar_data(&a, "helloabc", 8);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=sp detail=old"
+                  " GNU sparse map goes on after an empty entry\n");
+
+    /* a name ending in '/': GNU tar and bsdtar make a directory */
+    hdr(b, 'S', "sd/", 0);
+    memcpy(b + 257, "ustar  \0", 8);
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=sd/ detail="
+                  "GNU sparse entry whose name ends in '/'");
+}
+
+static void test_pax_sparse(void)
+{
+    struct sbuf a = {0}, r = {0}, want = {0};
+    uint8_t b[512];
+    char map[512] = "2\n1000\n5\n3000\n3\n";
+
+    /* 0.0: offset/numbytes pairs */
+    pax(&r, "GNU.sparse.size", "5000");
+    pax(&r, "GNU.sparse.numblocks", "2");
+    pax(&r, "GNU.sparse.offset", "1000");
+    pax(&r, "GNU.sparse.numbytes", "5");
+    pax(&r, "GNU.sparse.offset", "3000");
+    pax(&r, "GNU.sparse.numbytes", "3");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "sp00", "helloabc", 8);
+    /* 0.1: a map record and the real name */
+    r.len = 0;
+    pax(&r, "GNU.sparse.size", "5000");
+    pax(&r, "GNU.sparse.numblocks", "2");
+    pax(&r, "GNU.sparse.name", "real01");
+    pax(&r, "GNU.sparse.map", "1000,5,3000,3");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "GNUSparseFile.1/real01", "helloabc", 8);
+    /* 1.0: the map in the data, padded to a block */
+    r.len = 0;
+    pax(&r, "GNU.sparse.major", "1");
+    pax(&r, "GNU.sparse.minor", "0");
+    pax(&r, "GNU.sparse.name", "real10");
+    pax(&r, "GNU.sparse.realsize", "5000");
+    ar_ext(&a, 'x', r.s, r.len);
+    hdr(b, '0', "GNUSparseFile.1/real10", 520);
+    ar_block(&a, b);
+    sb_put(&a, map, 512);
+    ar_data(&a, "helloabc", 8);
+    ar_end(&a);
+    sparse_want(&want, '0', "sp00", 0);
+    sparse_want(&want, '0', "real01", 2048);
+    sparse_want(&want, '0', "real10", 4096);
+    sb_printf(&want, OK_END);
+    expect(&a, NULL, want.s);
+    free(want.s);
+
+    /* a 1.0 map declaring 10^11 chunks fails on its first line */
+    r.len = 0;
+    pax(&r, "GNU.sparse.major", "1");
+    pax(&r, "GNU.sparse.minor", "0");
+    pax(&r, "GNU.sparse.realsize", "5000");
+    ar_ext(&a, 'x', r.s, r.len);
+    hdr(b, '0', "f", 512);
+    ar_block(&a, b);
+    ar_data(&a, "100000000000\n", 13);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_SPARSE off=0 entry=f detail=the map"
+                  " declares more than 65536 chunks\n");
+
+    struct { const char *key, *val, *why; } bad[] = {
+        {"GNU.sparse.map", "0,10,5,5", "chunks overlap or are out of order"},
+        {"GNU.sparse.map", "1000,5,3000,3,", "is not a list"},
+        {"GNU.sparse.map", "1000,5,3000", "is not a list"},
+        {"GNU.sparse.map", "0,5", "the chunks' lengths do not add up"},
+        {"GNU.sparse.numblocks", "1099511627776", "numblocks does not match"},
+        {"GNU.sparse.major", "2", "unknown GNU sparse version"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char prefix[256];
+        r.len = 0;
+        pax(&r, "GNU.sparse.size", "5000");
+        if (strcmp(bad[i].key, "GNU.sparse.map") != 0)
+            pax(&r, "GNU.sparse.map", "1000,5,3000,3");
+        pax(&r, bad[i].key, bad[i].val);
+        ar_ext(&a, 'x', r.s, r.len);
+        ar_file(&a, '0', "f", "helloabc", 8);
+        ar_end(&a);
+        char *log = check_archive(&a, NULL);
+        snprintf(prefix, sizeof prefix, "R -1 -1 TAR_");
+        if (strncmp(result_line(log), prefix, strlen(prefix)) != 0
+            || !strstr(result_line(log), bad[i].why)) {
+            fprintf(stderr, "  %s=%s: %s", bad[i].key, bad[i].val,
+                    result_line(log));
+            check_failures_in_test++;
+        }
+        free(log);
+        free(a.s);
+        a = (struct sbuf){0};
+    }
+
+    /* sparse keys on anything but a regular file */
+    r.len = 0;
     pax(&r, "GNU.sparse.major", "1");
     ar_ext(&a, 'x', r.s, r.len);
-    ar_file(&a, '0', "sparse", "map", 3);
+    ar_file(&a, '5', "dir/", "", 0);
     ar_end(&a);
-    expect(&a, NULL, "B 7 '0' sparse ->  size=3" U " dev=0,0 off=0\n"
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=dir/ detail="
+                  "GNU.sparse keys on a non-regular entry\n");
+    r.len = 0;
+    pax(&r, "GNU.sparse.name", "x");
+    ar_ext(&a, 'x', r.s, r.len);
+    hdr(b, '2', "l", 0); hdr_link(b, "t"); ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=x detail="
+                  "GNU.sparse keys on a non-regular entry\n");
+    free(r.s);
+}
+
+/* ------------------------------------------------------------ ambiguity */
+
+/* GNU 'L'/'K' and pax path/linkpath for one entry: equal is fine. */
+static void test_ambiguous_long_names(void)
+{
+    struct sbuf a = {0}, r = {0};
+    uint8_t b[512];
+    ar_ext(&a, 'L', "gnu-name", 9);
+    pax(&r, "path", "pax-name");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "hdr", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=2048 entry=pax-name"
+                  " detail=GNU long name and pax path disagree\n");
+    /* the other order */
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_ext(&a, 'L', "gnu-name", 9);
+    ar_file(&a, '0', "hdr", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=2048 entry=pax-name"
+                  " detail=GNU long name and pax path disagree\n");
+    /* the same name twice is what some writers do: fine */
+    ar_ext(&a, 'L', "pax-name", 9);
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "hdr", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' pax-name ->  size=0" U " dev=0,0 off=0\n"
+           "E n=0 crc=00000000\n" OK_END);
+    r.len = 0;
+    pax(&r, "linkpath", "pax-target");
+    ar_ext(&a, 'K', "gnu-target", 10);
+    ar_ext(&a, 'x', r.s, r.len);
+    hdr(b, '2', "l", 0); hdr_link(b, "hdr-target"); ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=2048 entry=l detail="
+                  "GNU long link and pax linkpath disagree\n");
+    /* two of a kind */
+    ar_ext(&a, 'L', "one", 3);
+    ar_ext(&a, 'L', "two", 3);
+    ar_file(&a, '0', "hdr", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=one detail="
+                  "two GNU long names in a row\n");
+    ar_ext(&a, 'K', "one", 3);
+    ar_ext(&a, 'K', "two", 3);
+    hdr(b, '2', "l", 0); ar_block(&a, b);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry= detail="
+                  "two GNU long link names in a row\n");
+    free(r.s);
+}
+
+/*
+ * Two 'x' headers for one entry: Python merges them, GNU tar and bsdtar
+ * use only the last.  The smuggling case: size=4 in the first, an empty
+ * second; a merging reader sees a 4-byte file and then "smuggled".
+ */
+static void test_ambiguous_two_pax(void)
+{
+    struct sbuf a = {0}, r = {0};
+    uint8_t b[512];
+    pax(&r, "size", "4");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_ext(&a, 'x', "", 0);
+    hdr(b, '0', "outer", 1028);
+    ar_block(&a, b);
+    sb_put(&a, "abcd", 4);
+    {
+        uint8_t pad[508] = {0};
+        sb_put(&a, pad, sizeof pad);
+    }
+    ar_file(&a, '0', "smuggled", "evil", 4);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry= detail="
+                  "two pax extended headers in a row (at byte 0 and byte"
+                  " 1024)\n");
+    /* with a GNU long name in between, and path in both */
+    r.len = 0;
+    pax(&r, "path", "a");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_ext(&a, 'L', "a", 2);
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "hdr", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=2048 entry=a detail="
+                  "two pax extended headers in a row");
+    /* Solaris 'X' counts as 'x' */
+    ar_ext(&a, 'X', r.s, r.len);
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "hdr", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=1024 entry=a detail="
+                  "two pax extended headers in a row");
+    /* one per entry, many entries: fine */
+    for (int i = 0; i < 3; i++) {
+        ar_ext(&a, 'x', r.s, r.len);
+        ar_file(&a, '0', "hdr", "", 0);
+    }
+    ar_end(&a);
+    char *log = check_archive(&a, NULL);
+    CHECK(result_ok(log));
+    free(log);
+    free(a.s);
+    free(r.s);
+}
+
+/* Python prepends the prefix field whatever the magic says. */
+static void test_ambiguous_prefix(void)
+{
+    static const char *const magics[] = {"ustarX00", "ustar 00", "ustar  \0",
+                                         "\0\0\0\0\0\0\0\0"};
+    struct sbuf a = {0};
+    uint8_t b[512];
+    for (size_t i = 0; i < sizeof magics / sizeof *magics; i++) {
+        hdr(b, '0', "file", 0);
+        memcpy(b + 257, magics[i], 8);
+        memcpy(b + 345, "00000000000", 11);     /* GNU atime, or a prefix */
+        hdr_sum(b);
+        ar_block(&a, b);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=file"
+                      " detail=ustar magic with a bad version and a prefix");
+    }
+    /* "ustar\0" with a bad version: every reader uses the prefix */
+    hdr(b, '0', "file", 0);
+    memcpy(b + 257, "ustar\0xx", 8);
+    memcpy(b + 345, "pre", 3);
+    hdr_sum(b);
+    ar_block(&a, b);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' pre/file ->  size=0" U " dev=0,0 off=0\n"
+           "E n=0 crc=00000000\n" OK_END);
+}
+
+/* GNU tar and Python apply a global path to every later entry. */
+static void test_ambiguous_global(void)
+{
+    static const char *const keys[] = {"path", "linkpath", "size",
+                                       "GNU.sparse.name"};
+    struct sbuf a = {0}, r = {0};
+    char want[128];
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        r.len = 0;
+        pax(&r, keys[i], "1");
+        ar_ext(&a, 'g', r.s, r.len);
+        ar_file(&a, '0', "f", "", 0);
+        ar_end(&a);
+        snprintf(want, sizeof want, "R -1 -1 TAR_AMBIGUOUS off=0 entry="
+                 " detail=global header sets %s\n",
+                 i == 3 ? "GNU.sparse keys" : keys[i]);
+        expect_result(&a, NULL, want);
+    }
+    /* POSIX: an empty 'x' path deletes the field, the header name stands
+     * (bsdtar does this; GNU tar and Python read an empty name) */
+    r.len = 0;
+    pax(&r, "path", "");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "hdr-name", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' hdr-name ->  size=0" U " dev=0,0 off=0\n"
            "E n=0 crc=00000000\n" OK_END);
     free(r.s);
 }
 
-static void test_old_gnu_sparse(void)
+/* Number spellings: what GNU tar, bsdtar and Python all read alike. */
+static void test_numeric_spellings(void)
 {
+    static const struct { const char *field; uint64_t mtime; } ok[] = {
+        {"   12345670 ", 012345670},          /* leading spaces */
+        {"123456701234", 0123456701234ull},   /* 12 digits, no terminator */
+        {"00012345670\0", 012345670},
+        {"12345670\0\0\0\0", 012345670},
+        {"12345670    ", 012345670},
+        {"12345670 \0\0\0", 012345670},
+        {"\0\0\0\0\0\0\0\0\0\0\0\0", 0},       /* blank */
+    };
+    static const char *const bad[] = {
+        "\00012345670 \0\0",                  /* GNU skips the NUL, others 0 */
+        "1234 5670\0\0\0",                    /* Python refuses */
+        "12345670\0x\0\0",                    /* bsdtar refuses */
+        "\t12345670\0\0\0",                   /* bsdtar refuses */
+        "0x1234\0\0\0\0\0\0",
+    };
     struct sbuf a = {0};
     uint8_t b[512];
-    hdr(b, 'S', "sp", 3);
-    memcpy(b + 257, "ustar  \0", 8);
-    b[482] = 1;                                 /* one extension block */
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char want[512];
+        hdr(b, '0', "f", 0);
+        memcpy(b + 136, ok[i].field, 12);
+        hdr_sum(b);
+        ar_block(&a, b);
+        ar_end(&a);
+        snprintf(want, sizeof want, "B 0 '0' f ->  size=0 mode=0644 mtime=%"
+                 PRIu64 ".000000000 uid=1000 gid=100 u=user g=group dev=0,0"
+                 " off=0\nE n=0 crc=00000000\n" OK_END, ok[i].mtime);
+        expect(&a, NULL, want);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        hdr(b, '0', "f", 0);
+        memcpy(b + 136, bad[i], 12);
+        hdr_sum(b);
+        ar_block(&a, b);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_NUMBER off=0 entry=f detail=mtime"
+                      " field");
+    }
+    /* pre-1970: negative base-256 mtime (GNU tar writes these) */
+    hdr(b, '0', "old", 0);
+    memset(b + 136, 0xff, 12);
+    b[147] = 0xfe;                              /* -2 */
     hdr_sum(b);
     ar_block(&a, b);
-    memset(b, 0, 512);
-    b[0] = '1';                                 /* not a header, not zero */
-    b[504] = 1;                                 /* and one more block */
+    hdr(b, '0', "older", 0);
+    memset(b + 136, 0xff, 12);
+    b[144] = 0x80;                              /* -(2^31) */
+    memset(b + 145, 0, 3);
+    hdr_sum(b);
     ar_block(&a, b);
-    b[504] = 0;
-    ar_block(&a, b);
-    ar_data(&a, "abc", 3);
-    ar_file(&a, '0', "after", "hello", 5);
     ar_end(&a);
-    expect(&a, NULL, "B 7 'S' sp ->  size=3" U " dev=0,0 off=0\n"
-           "E n=0 crc=00000000\n"
-           "B 0 '0' after ->  size=5" U " dev=0,0 off=2048\n"
+    expect(&a, NULL, "B 0 '0' old ->  size=0 mode=0644 mtime=-2.000000000"
+           " uid=1000 gid=100 u=user g=group dev=0,0 off=0\nE n=0 crc=00000000\n"
+           "B 0 '0' older ->  size=0 mode=0644 mtime=-2147483648.000000000"
+           " uid=1000 gid=100 u=user g=group dev=0,0 off=512\nE n=0 crc=00000000\n"
+           OK_END);
+    /* a pax mtime overrides a header's negative one; "1." is 1 */
+    struct sbuf r = {0};
+    pax(&r, "mtime", "1.");
+    ar_ext(&a, 'x', r.s, r.len);
+    hdr(b, '0', "f", 0);
+    memset(b + 136, 0xff, 12);
+    hdr_sum(b);
+    ar_block(&a, b);
+    r.len = 0;
+    pax(&r, "mtime", "-1.");
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "g", "", 0);
+    ar_end(&a);
+    expect(&a, NULL, "B 0 '0' f ->  size=0 mode=0644 mtime=1.000000000"
+           " uid=1000 gid=100 u=user g=group dev=0,0 off=0\nE n=0 crc=00000000\n"
+           "B 0 '0' g ->  size=0 mode=0644 mtime=-1.000000000"
+           " uid=1000 gid=100 u=user g=group dev=0,0 off=1536\nE n=0 crc=00000000\n"
+           OK_END);
+    free(r.s);
+}
+
+/* End of archive when the outer layer proved the input complete; -i. */
+static void test_end_proven_and_ignore_zeros(void)
+{
+    struct sbuf a = {0};
+    static const uint8_t zero[512];
+    struct run_opts proven = {.proven = true, .boundary_ok = true};
+    ar_file(&a, '0', "f", "hello", 5);
+    expect(&a, &proven, "B 0 '0' f ->  size=5" U " dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n"
+           "W input ends at byte 1024 right after the last entry, without"
+           " the two zero blocks; accepted, since the input was proven"
+           " complete (compression trailer or Content-Length)\n" OK_END);
+    ar_file(&a, '0', "f", "hello", 5);
+    sb_put(&a, zero, 512);
+    expect(&a, &proven, "B 0 '0' f ->  size=5" U " dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n"
+           "W only one zero block, at byte 1024; the end of archive needs"
+           " two; accepted, since the input was proven complete"
+           " (compression trailer or Content-Length)\n" OK_END);
+    /* proven or not, a cut inside an entry is truncation */
+    ar_file(&a, '0', "f", "hello", 5);
+    a.len -= 100;
+    expect_result(&a, &proven, "R 0 -1 TAR_TRUNCATED off=0 entry=f");
+
+    /* -i: two archives back to back read as one */
+    struct run_opts ignore = {.flags = TAR_PARSER_IGNORE_ZEROS,
+                              .boundary_ok = true};
+    ar_file(&a, '0', "one", "hello", 5);
+    ar_end(&a);
+    sb_put(&a, zero, 512);
+    ar_file(&a, '0', "two", "hello", 5);
+    ar_end(&a);
+    expect(&a, &ignore, "B 0 '0' one ->  size=5" U " dev=0,0 off=0\n"
+           "E n=5 crc=" HELLO_CRC "\n"
+           "B 0 '0' two ->  size=5" U " dev=0,0 off=2560\n"
            "E n=5 crc=" HELLO_CRC "\n" OK_END);
+    /* without -i the same input stops at the first end */
+    ar_file(&a, '0', "one", "hello", 5);
+    ar_end(&a);
+    ar_file(&a, '0', "two", "hello", 5);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_TRAILING off=2048 ");
+    /* -i still wants the end blocks at the end */
+    ar_file(&a, '0', "one", "hello", 5);
+    ar_end(&a);
+    ar_file(&a, '0', "two", "hello", 5);
+    expect_result(&a, &ignore, "R 0 -1 TAR_NO_EOA off=3072 ");
 }
 
 static void test_trailer(void)
@@ -779,7 +1344,8 @@ static void test_trailer(void)
            "R -1 -1 TAR_TRAILING off=2148 entry= detail=byte 0x6a at byte"
            " 2148, after the end-of-archive blocks at byte 1024\n");
 
-    struct run_opts lenient = {.flags = TAR_PARSER_LENIENT_TRAILER};
+    struct run_opts lenient = {.flags = TAR_PARSER_LENIENT_TRAILER,
+                               .boundary_ok = true};
     ar_file(&a, '0', "f", "hello", 5);
     ar_end(&a);
     sb_put(&a, "junk", 4);
@@ -793,13 +1359,14 @@ static void test_end_of_archive(void)
     static const uint8_t zero[512];
     ar_file(&a, '0', "f", "hello", 5);
     expect_result(&a, NULL, "R 0 -1 TAR_NO_EOA off=1024 entry= detail="
-                  "input ends at byte 1024 after the last entry\n");
+                  "input ends at byte 1024 right after the last entry, without"
+                  " the two zero blocks; the last entry ended cleanly");
 
     ar_file(&a, '0', "f", "hello", 5);
     sb_put(&a, zero, 512);
     expect_result(&a, NULL, "R 0 -1 TAR_NO_EOA off=1024 entry= detail="
                   "only one zero block, at byte 1024; the end of archive"
-                  " needs two\n");
+                  " needs two; the last entry ended cleanly");
 
     /* a lone zero block, then more entries: not silently the end */
     sb_put(&a, zero, 512);
@@ -860,12 +1427,12 @@ static void test_bad_numbers(void)
 
     ar_file(&a, '0', "ok", "", 0);
     hdr(b, '0', "neg", 0);
-    memset(b + 136, 0xff, 12);                  /* -1 in base-256 */
+    memset(b + 124, 0xff, 12);                  /* size -1 in base-256 */
     hdr_sum(b);
     ar_block(&a, b);
     ar_end(&a);
     expect_result(&a, NULL, "R -1 -1 TAR_NUMBER off=512 entry=neg detail="
-                  "mtime field \"\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff"
+                  "size field \"\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff"
                   "\\xff\\xff\\xff\" is a negative base-256 number\n");
 
     hdr(b, '0', "huge", 0);
@@ -1034,12 +1601,32 @@ static void test_pax_hostile(void)
     ar_end(&a);
     expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 ");
     r.len = 0;
-    pax(&r, "mtime", "12.");
+    pax(&r, "mtime", "12.5x");                 /* trailing garbage */
     ar_ext(&a, 'x', r.s, r.len);
     ar_file(&a, '0', "f", "", 0);
     ar_end(&a);
     expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 entry= detail=pax mtime"
-                  " \"12.\" is not a decimal time\n");
+                  " \"12.5x\" is not a decimal time\n");
+    static const char *const bad_times[] = {"+1", ".5", "1e3", "1.2.3", " 1",
+                                            "-", ""};
+    for (size_t i = 0; i < sizeof bad_times / sizeof *bad_times; i++) {
+        if (!*bad_times[i])
+            continue;       /* empty: removes the key, fine */
+        r.len = 0;
+        pax(&r, "mtime", bad_times[i]);
+        ar_ext(&a, 'x', r.s, r.len);
+        ar_file(&a, '0', "f", "", 0);
+        ar_end(&a);
+        expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 entry= detail=pax mtime");
+    }
+    /* a key with a NUL in it */
+    r.len = 0;
+    sb_put(&r, "13 pa\0th=abc\n", 13);
+    ar_ext(&a, 'x', r.s, r.len);
+    ar_file(&a, '0', "f", "", 0);
+    ar_end(&a);
+    expect_result(&a, NULL, "R -1 -1 TAR_PAX off=0 entry= detail=record at"
+                  " byte 0 of the pax header: its key contains a NUL byte\n");
     free(r.s);
 }
 
@@ -1110,6 +1697,8 @@ static void test_orphan_ext(void)
            "B 0 '0'  ->  size=0" U " dev=0,0 off=1024\n"
            "E n=0 crc=00000000\n" OK_END);
     /* a global header alone is not an orphan */
+    r.len = 0;
+    pax(&r, "uid", "5");
     ar_ext(&a, 'g', r.s, r.len);
     ar_end(&a);
     expect(&a, NULL, OK_END);
@@ -1274,12 +1863,20 @@ static void check_fixture(const char *path)
     free(a);
 }
 
+/*
+ * Real archives: at least one from each producer must be there, so a
+ * fixture step that silently made nothing fails here (main skips this test
+ * visibly when RZ_FIXTURES is not set at all).
+ */
 static void test_fixtures(void)
 {
+    static const char *const producers[] = {"gnu.tar", "bsdtar.tar",
+                                            "pytar.tar", "pax.tar"};
     const char *dir = getenv("RZ_FIXTURES");
     struct dirent *de;
     DIR *d;
     int count = 0;
+    bool seen[sizeof producers / sizeof *producers] = {false};
     if (!dir)
         return;
     d = opendir(dir);
@@ -1292,6 +1889,9 @@ static void test_fixtures(void)
         if (len < 4 || strcmp(de->d_name + len - 4, ".tar") != 0)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        for (size_t i = 0; i < sizeof producers / sizeof *producers; i++)
+            if (strcmp(de->d_name, producers[i]) == 0)
+                seen[i] = true;
         int before = check_failures_in_test;
         check_fixture(path);
         if (check_failures_in_test != before)
@@ -1300,6 +1900,12 @@ static void test_fixtures(void)
     }
     closedir(d);
     fprintf(stderr, "  %d fixtures from %s\n", count, dir);
+    CHECK(count > 0);
+    for (size_t i = 0; i < sizeof producers / sizeof *producers; i++)
+        if (!seen[i]) {
+            fprintf(stderr, "  fixture %s missing\n", producers[i]);
+            check_failures_in_test++;
+        }
 }
 
 /* ------------------------------------------------------------ --dump */
@@ -1399,8 +2005,16 @@ int main(int argc, char **argv)
     RUN(test_pax_mtime);
     RUN(test_pax_size);
     RUN(test_pax_global);
-    RUN(test_pax_sparse_is_other);
+    RUN(test_pax_sparse);
+    RUN(test_header_only_sizes);
+    RUN(test_metadata_members);
     RUN(test_old_gnu_sparse);
+    RUN(test_ambiguous_long_names);
+    RUN(test_ambiguous_two_pax);
+    RUN(test_ambiguous_prefix);
+    RUN(test_ambiguous_global);
+    RUN(test_numeric_spellings);
+    RUN(test_end_proven_and_ignore_zeros);
     RUN(test_trailer);
     RUN(test_end_of_archive);
     RUN(test_bad_checksum);
@@ -1413,6 +2027,10 @@ int main(int argc, char **argv)
     RUN(test_truncated_details);
     RUN(test_callback_stops);
     RUN(test_api);
-    RUN(test_fixtures);
+    if (getenv("RZ_FIXTURES"))
+        RUN(test_fixtures);
+    else
+        printf("SKIP test_fixtures: RZ_FIXTURES is not set (tests/run.py"
+               " sets it)\n");
     return check_summary();
 }

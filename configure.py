@@ -24,6 +24,17 @@ import sys
 # ---------------------------------------------------------------- sources
 FORMATS = ['rz_error', 'tar_parser', 'tar_path', 'decoder']
 FORMATS += ['tar_numeric', 'tar_sparse']
+# The decoder's backends: always built (zlib is required, LZW is ours) ...
+FORMATS += ['magic', 'gzip_members', 'dec_zlib', 'lzw', 'dec_lzw']
+# ... and those built when configure finds their library:
+# (name, pkg-config module, header and -l for a library without a .pc file,
+# source, macro).
+OPTIONAL_DECODERS = [
+    ('xz', 'liblzma', ('lzma.h', 'lzma'), 'dec_xz', 'RZ_HAVE_LZMA'),
+    ('zstd', 'libzstd', ('zstd.h', 'zstd'), 'dec_zstd', 'RZ_HAVE_ZSTD'),
+    ('bzip2', 'bzip2', ('bzlib.h', 'bz2'), 'dec_bzip2', 'RZ_HAVE_BZIP2'),
+    ('lz4', 'liblz4', ('lz4frame.h', 'lz4'), 'dec_lz4', 'RZ_HAVE_LZ4'),
+]
 PIPELINE = ['fs_sink', 'fs_publish', 'handoff', 'http_source', 'fd_source', 'digest', 'list_sink',
             'extract']
 MAIN = 'pipeline/main'
@@ -119,6 +130,32 @@ def have_header_and_lib(cc, header, lib):
     return r.returncode == 0
 
 
+def find_decoders(cc, without):
+    """Optional decoder libraries: (sources, cflags, libs, report lines)."""
+    srcs, cflags, libs, report = [], [], [], []
+    for name, pc, (header, lib), src, macro in OPTIONAL_DECODERS:
+        if name in without:
+            report.append('%s: disabled (--without %s)' % (name, name))
+            continue
+        r = subprocess.run(['pkg-config', '--exists', pc])
+        if r.returncode == 0:
+            ver = subprocess.run(['pkg-config', '--modversion', pc],
+                                 capture_output=True, text=True).stdout.strip()
+            cflags += pkg_config([pc], '--cflags')
+            libs += pkg_config([pc], '--libs')
+            report.append('%s: %s %s' % (name, pc, ver))
+        elif have_header_and_lib(cc, header, lib):
+            libs.append('-l' + lib)
+            report.append('%s: lib%s (header and library, no .pc file)' % (name, lib))
+        else:
+            report.append('%s: NOT FOUND (%s); .%s input will fail with '
+                          '"not built in"' % (name, pc, name))
+            continue
+        srcs.append(src)
+        cflags.append('-D' + macro)
+    return srcs, cflags, libs, report
+
+
 def write_fuzz_targets(n, obj, args):
     """--fuzz: the fuzz targets and the objects they use, nothing else."""
     for s in FUZZ_OBJS:
@@ -152,6 +189,10 @@ def main():
                     help='the ninja file to write (default: build.ninja)')
     ap.add_argument('--binary', default='rzup-extract',
                     help='path of the tool (default: ./rzup-extract)')
+    ap.add_argument('--without', action='append', default=[],
+                    choices=[d[0] for d in OPTIONAL_DECODERS],
+                    help='leave out an optional decoder even if its library '
+                    'is installed (repeatable)')
     args = ap.parse_args()
     if args.builddir is None:
         args.builddir = 'build-fuzz' if args.fuzz else 'build'
@@ -172,6 +213,14 @@ def main():
     if not have_header_and_lib(cc, 'libtar.h', 'tar'):
         sys.exit('configure.py: libtar not found (apt-get install libtar-dev)')
     print('configure.py: found libtar (header and library)')
+
+    dec_srcs, dec_cflags, dec_libs, dec_report = find_decoders(cc, args.without)
+    FORMATS.extend(dec_srcs)
+    FUZZ_OBJS.extend('formats/' + x for x in dec_srcs)
+    libs += dec_libs
+    cflags_deps += dec_cflags
+    for line in dec_report:
+        print('configure.py: decoder ' + line)
 
     cflags = ['-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Wshadow',
               '-Wstrict-prototypes', '-Wmissing-prototypes', '-Wvla',

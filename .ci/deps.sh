@@ -14,3 +14,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 # every compressor, and Debian's own python3 for tarfile as an oracle.
 $SUDO apt-get install -y -qq --no-install-recommends \
     xz-utils zstd bzip2 lz4 ncompress binutils python3 >/dev/null
+# Decoder libraries (configure.py finds each; a missing one is "not built in")
+# and the real compressors the decoder tests make their inputs with.
+$SUDO apt-get install -y -qq --no-install-recommends \
+    liblzma-dev libzstd-dev libbz2-dev liblz4-dev libisal-dev \
+    xz-utils zstd bzip2 lz4 ncompress pigz >/dev/null

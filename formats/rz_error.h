@@ -77,7 +77,23 @@ enum rz_exit {
     X(DECODE_TRAILING, MALFORMED, "garbage after the end of the compressed stream", \
       "the file is not a clean archive; check its source")                    \
     X(DECODE_UNSUPPORTED, MALFORMED, "unsupported compression format",        \
-      "supported: gzip and uncompressed tar")                                 \
+      "recompress it with a supported format (see README.md)")                \
+    X(DECODE_NOT_BUILT, MALFORMED, "compression format not built in",        \
+      "install its -dev package and rebuild (see README.md), or decompress it first") \
+    X(DECODE_EMPTY, MALFORMED, "0 bytes were received",                       \
+      "the file or download is empty; check the URL or path")                 \
+    X(DECODE_HTML, MALFORMED, "the input is an HTML page, not an archive",    \
+      "the server sent a web page (a login or error page?); check the URL and credentials") \
+    X(DECODE_ZIP, MALFORMED, "the input is a zip archive, not a tar archive", \
+      "rzup-extract reads tar archives; use unzip or bsdtar for zip files")   \
+    X(DECODE_UNKNOWN, MALFORMED, "not a tar archive or a known compression format", \
+      "supported: tar, plain or compressed with gzip, xz, zstd, bzip2, lz4, lzma or compress (.Z)") \
+    X(DECODE_WINDOW, POLICY, "zstd window larger than --zstd-max-window",     \
+      "raise --zstd-max-window if you trust the archive")                     \
+    X(DECODE_MEMLIMIT, POLICY, "xz/lzma stream needs more memory than --xz-memlimit", \
+      "raise --xz-memlimit if you trust the archive")                         \
+    X(DECODE_CHECK, INTEGRITY, "integrity check of the compressed stream failed", \
+      "the download is corrupt; retry")                                       \
     /* malformed tar */                                                       \
     X(TAR_CHECKSUM, MALFORMED, "tar header checksum mismatch",                \
       "the archive is damaged or is not a tar archive")                       \

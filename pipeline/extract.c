@@ -141,6 +141,7 @@ static int setup(struct run *r)
     tar_parser_set_warn(&r->tar, o->sink.warn, o->sink.warn_ctx);
     if (decoder_init(&r->dec, decoded_push, r, r->err) < 0)
         return -1;
+    decoder_set_options(&r->dec, &o->decoder);
     if (o->have_sha256) {
         if (sha256_tap_init(&r->tap, tap_to_decoder, r, r->err) < 0)
             return -1;

@@ -6,7 +6,7 @@
  *   source (http_source or fd_source)
  *     -> meter (raw byte count, stop flag)
  *     -> sha256_tap (when a digest is expected)
- *     -> decoder (gzip or identity)
+ *     -> decoder (chosen by magic: gzip, xz, zstd, bzip2, lz4, lzma, .Z, tar)
  *     -> meter (decoded byte count, --max-ratio)
  *     -> tar_parser
  *     -> fs_sink (extract) or list_sink (-t)
@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../formats/decoder.h"
 #include "../formats/rz_error.h"
 #include "fs_sink.h"
 #include "source.h"
@@ -49,6 +50,7 @@ struct extract_options {
     uint8_t sha256[32];
     unsigned tar_flags;              /* TAR_PARSER_* */
     uint64_t max_ratio;              /* 0 = unlimited */
+    struct decoder_options decoder;  /* zstd window, xz memory and threads */
     struct http_source_options http; /* url is taken from `source` */
     struct fs_sink_options sink;
     volatile sig_atomic_t *stop;     /* set by signal handlers */
@@ -59,7 +61,7 @@ struct extract_stats {
     uint64_t archive_bytes;          /* uncompressed tar bytes */
     uint64_t entries;
     uint64_t file_bytes;             /* bytes of regular file data */
-    const char *format;              /* "gzip", "tar" */
+    const char *format;              /* decoder_name(): "gzip", "xz", "tar"... */
 };
 
 int extract_run(const struct extract_options *o, struct extract_stats *st,

@@ -96,6 +96,11 @@ static void usage(FILE *f)
 "      --max-entries N        refuse archives with more entries than this\n"
 "      --max-file-size BYTES  refuse any file larger than this\n"
 "      --max-ratio R          refuse compression ratios above R:1 (bombs)\n"
+"      --zstd-max-window BYTES  largest zstd window accepted (default 128M,\n"
+"                             as zstd -d; a frame asking for more fails)\n"
+"      --xz-memlimit BYTES    memory liblzma may use for xz/lzma (default 1G)\n"
+"      --xz-threads N         threads for multi-block xz (default: CPUs, at\n"
+"                             most 8; 1: single-threaded)\n"
 "  -h, --help                 show this help\n"
 "  -V, --version              show the version\n"
 "\n"
@@ -114,6 +119,7 @@ enum {
     OPT_MAX_RATIO, OPT_STALL_TIMEOUT, OPT_RETRIES, OPT_RETRY_DELAY,
     OPT_RETRY_MAX_TIME,
     OPT_XATTRS,
+    OPT_ZSTD_MAX_WINDOW, OPT_XZ_MEMLIMIT, OPT_XZ_THREADS,
 };
 
 static const struct option long_opts[] = {
@@ -143,6 +149,9 @@ static const struct option long_opts[] = {
     {"max-entries", required_argument, NULL, OPT_MAX_ENTRIES},
     {"max-file-size", required_argument, NULL, OPT_MAX_FILE_SIZE},
     {"max-ratio", required_argument, NULL, OPT_MAX_RATIO},
+    {"zstd-max-window", required_argument, NULL, OPT_ZSTD_MAX_WINDOW},
+    {"xz-memlimit", required_argument, NULL, OPT_XZ_MEMLIMIT},
+    {"xz-threads", required_argument, NULL, OPT_XZ_THREADS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -230,6 +239,24 @@ static int parse_other_option(struct extract_options *o, int opt,
         if (parse_size(arg, &o->max_ratio, false) < 0 || o->max_ratio == 0)
             return bad_value("--max-ratio", arg);
         break;
+    case OPT_ZSTD_MAX_WINDOW:
+        if (parse_size(arg, &o->decoder.zstd_max_window, true) < 0
+            || o->decoder.zstd_max_window < 1024
+            || o->decoder.zstd_max_window > ((uint64_t)1 << 31))
+            return bad_value("--zstd-max-window (1K to 2G)", arg);
+        break;
+    case OPT_XZ_MEMLIMIT:
+        if (parse_size(arg, &o->decoder.xz_memlimit, true) < 0
+            || o->decoder.xz_memlimit == 0)
+            return bad_value("--xz-memlimit", arg);
+        break;
+    case OPT_XZ_THREADS: {
+        uint64_t v;
+        if (parse_size(arg, &v, false) < 0 || v == 0 || v > 64)
+            return bad_value("--xz-threads (1 to 64)", arg);
+        o->decoder.xz_threads = (unsigned)v;
+        break;
+    }
     case 'h': usage(stdout); return RZ_EXIT_OK;
     case 'V':
         printf("rzup-extract %s (%s)\n", RZ_VERSION, curl_version());

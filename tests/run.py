@@ -31,6 +31,7 @@ UNIT_TESTS = ['test_rz_error', 'test_tar_parser', 'test_tar_path',
 INTEGRATION = ['test_cli', 'test_http', 'test_failures', 'test_attacks', 'test_network']
 INTEGRATION += ['test_conformance', 'test_diff_fixtures']
 INTEGRATION += ['test_tar_formats']
+INTEGRATION += ['test_formats']
 # Fixtures that libtar can read (it has no pax support).
 LIBTAR_COMPARABLE = ['gnu', 'pygnu', 'libtar']
 

@@ -258,7 +258,10 @@ static int ours_end(void *ctx)
     return 0;
 }
 
-static const struct tar_callbacks ours_cb = {ours_begin, ours_data, ours_end};
+/* no entry_hole: holes of sparse files come as zeros through entry_data */
+static const struct tar_callbacks ours_cb = {
+    .entry_begin = ours_begin, .entry_data = ours_data, .entry_end = ours_end,
+};
 
 static int read_ours(const char *file, struct side *s)
 {
@@ -400,31 +403,47 @@ static int compare(const struct side *lt, const struct side *us)
     return differ;
 }
 
+static void free_side(struct side *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->m[i].path);
+        free(s->m[i].link);
+        free(s->m[i].uname);
+        free(s->m[i].gname);
+    }
+    free(s->m);
+}
+
 static int fields(const char *file)
 {
     TAR *t;
     struct side lt = {calloc(MAX_MEMBERS, sizeof(struct fields)), 0};
     struct side us = {calloc(MAX_MEMBERS, sizeof(struct fields)), 0};
-    int rc;
+    int rc = 1;
     if (!lt.m || !us.m) {
         perror("calloc");
-        return 1;
+        goto out;
     }
     if (tar_open(&t, file, NULL, O_RDONLY, 0, TAR_GNU) != 0) {
         perror(file);
-        return 1;
+        goto out;
     }
     rc = read_libtar(t, file, &lt);
     tar_close(t);
     if (rc != 0)
-        return rc;
+        goto out;
+    rc = 1;
     if (read_ours(file, &us) != 0)
-        return 1;
+        goto out;
     if (lt.n == 0) {
         fprintf(stderr, "libtar_ref: %s: no members\n", file);
-        return 1;
+        goto out;
     }
-    return compare(&lt, &us);
+    rc = compare(&lt, &us);
+out:
+    free_side(&lt);
+    free_side(&us);
+    return rc;
 }
 
 int main(int argc, char **argv)

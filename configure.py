@@ -23,7 +23,7 @@ import sys
 
 # ---------------------------------------------------------------- sources
 FORMATS = ['rz_error', 'tar_parser', 'tar_path', 'decoder']
-FORMATS += ['tar_numeric', 'tar_sparse']
+FORMATS += ['tar_numeric', 'tar_sparse', 'tar_pax']
 # The decoder's backends: always built (zlib is required, LZW is ours) ...
 FORMATS += ['magic', 'gzip_members', 'dec_zlib', 'lzw', 'dec_lzw']
 # ... and those built when configure finds their library:

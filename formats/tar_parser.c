@@ -9,9 +9,15 @@
  *
  * Numbers are kept in 64 bits and every parsed value is capped at INT64_MAX,
  * so size + padding and offset arithmetic cannot overflow.
+ *
+ * The pure pieces live apart, each behind its header's contract: number
+ * spellings in tar_numeric.c, pax record syntax in tar_pax.c, sparse maps
+ * in tar_sparse.c.  This file is the state machine and what records mean,
+ * including the ambiguity rules (README "Ambiguity").
  */
 #include "tar_parser.h"
 #include "tar_numeric.h"
+#include "tar_pax.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -56,6 +62,14 @@ enum {
     SP_WANT_BYTES = 1u << 10 /* a 0.0 offset awaits its numbytes */
 };
 
+/*
+ * Keys every peer ignores when alone (numblocks, unknown ones), and the
+ * name, which every peer applies even to a file that is not sparse: what
+ * is left makes an entry sparse (README "Ambiguity").
+ */
+#define SP_IGNORED (SP_NUMBLOCKS | SP_OTHER)
+#define SP_MAKES_SPARSE (~(unsigned)(SP_IGNORED | SP_NAME))
+
 /* How a member's data is handled (tar_parser.data_mode). */
 enum data_mode {
     DM_DELIVER, /* regular file: entry_data */
@@ -84,6 +98,7 @@ enum header_format { FMT_V7, FMT_USTAR, FMT_GNU };
 
 static int ext_reserve(struct tar_parser *p, size_t more);
 static int sparse_fail(struct tar_parser *p, const char *why);
+static int acl_ambiguous(struct tar_parser *p, uint64_t off);
 
 /* ------------------------------------------------------------ errors */
 
@@ -195,53 +210,6 @@ static void pax_free(struct tar_pax *a)
 
 /* ------------------------------------------------------------ pax */
 
-/*
- * Split one "LEN key=value\n" record off the front of r.  Returns NULL with
- * the pieces filled, or why the record is malformed.
- */
-static const char *pax_record(const char *r, size_t avail, size_t *reclen,
-                              const char **key, size_t *klen,
-                              const char **val, size_t *vlen)
-{
-    size_t len = 0, i = 0;
-    const char *eq;
-    for (; i < avail && r[i] >= '0' && r[i] <= '9'; i++) {
-        if (len > TAR_EXT_MAX)
-            return "the length is too large";
-        len = len * 10 + (size_t)(r[i] - '0');
-    }
-    if (i == 0)
-        return "it does not start with a length";
-    if (i == avail || r[i] != ' ')
-        return "the length is not followed by a space";
-    if (len > avail)
-        return "the length runs past the end of the header";
-    if (len < i + 4 || r[len - 1] != '\n')
-        return "the length does not end the record at its newline";
-    *key = r + i + 1;
-    eq = memchr(*key, '=', len - i - 2);
-    if (!eq || eq == *key)
-        return "it has no key=value";
-    *klen = (size_t)(eq - *key);
-    if (memchr(*key, '\0', *klen))
-        return "its key contains a NUL byte";
-    *val = eq + 1;
-    *vlen = (size_t)(r + len - 1 - *val);
-    *reclen = len;
-    return NULL;
-}
-
-static bool key_is(const char *key, size_t klen, const char *name)
-{
-    return strlen(name) == klen && memcmp(key, name, klen) == 0;
-}
-
-static bool key_has_prefix(const char *key, size_t klen, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return klen > n && memcmp(key, prefix, n) == 0;
-}
-
 static int pax_bad_value(struct tar_parser *p, const char *key, size_t klen,
                          const char *val, size_t vlen, const char *what)
 {
@@ -296,7 +264,7 @@ static unsigned pax_key_bit(const char *key, size_t klen)
         {"uname", PAX_UNAME}, {"gname", PAX_GNAME},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (key_is(key, klen, keys[i].name))
+        if (tar_pax_key_is(key, klen, keys[i].name))
             return keys[i].bit;
     return 0;
 }
@@ -308,32 +276,8 @@ static void sparse_note(struct tar_parser *p, const char *why)
         p->sp_why = why;
 }
 
-/* GNU.sparse.map (0.1): "offset,size,offset,size,..." */
-static bool sparse_map_01(struct tar_parser *p, const char *v, size_t n)
-{
-    size_t i = 0;
-    uint64_t pair[2];
-    int k = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && v[j] != ',')
-            j++;
-        if (!tar_decimal(v + i, j - i, &pair[k]))
-            return false;
-        if (++k == 2) {
-            sparse_note(p, tar_sparse_add(&p->map, pair[0], pair[1]));
-            k = 0;
-        }
-        if (j < n && j + 1 == n)
-            return false;   /* trailing comma */
-        i = j + 1;
-    }
-    return k == 0;
-}
-
-/* A GNU.sparse.* record of an 'x' header. */
-static int pax_sparse(struct tar_parser *p, const char *key, size_t klen,
-                      const char *val, size_t vlen)
+/* The SP_* bit of a GNU.sparse.* key (SP_OTHER for unknown ones). */
+static unsigned sparse_key_bit(const char *key, size_t klen)
 {
     static const struct { const char *name; unsigned bit; } keys[] = {
         {"GNU.sparse.major", SP_MAJOR}, {"GNU.sparse.minor", SP_MINOR},
@@ -342,20 +286,31 @@ static int pax_sparse(struct tar_parser *p, const char *key, size_t klen,
         {"GNU.sparse.offset", SP_OFFSET}, {"GNU.sparse.numbytes", SP_NUMBYTES},
         {"GNU.sparse.map", SP_MAP}, {"GNU.sparse.name", SP_NAME},
     };
-    unsigned bit = SP_OTHER;
-    uint64_t v = 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (key_is(key, klen, keys[i].name))
-            bit = keys[i].bit;
+        if (tar_pax_key_is(key, klen, keys[i].name))
+            return keys[i].bit;
+    return SP_OTHER;
+}
+
+/* A GNU.sparse.* record of an 'x' header. */
+static int pax_sparse(struct tar_parser *p, const char *key, size_t klen,
+                      const char *val, size_t vlen)
+{
+    unsigned bit = sparse_key_bit(key, klen);
+    uint64_t v = 0;
     p->sp_keys |= bit;
     switch (bit) {
     case SP_NAME:
         return pax_name(p, &p->sp_name, key, klen, val, vlen);
     case SP_MAP:
-        if (!sparse_map_01(p, val, vlen))
+    {
+        const char *why = tar_sparse_list(&p->map, val, vlen);
+        if (why == tar_sparse_bad_list)
             return pax_bad_value(p, key, klen, val, vlen,
                                  "a list of decimal offset,size pairs");
+        sparse_note(p, why);
         return 0;
+    }
     case SP_OTHER:
         return 0;
     default:
@@ -438,15 +393,25 @@ static int global_ambiguous(struct tar_parser *p, unsigned bit,
 {
     size_t nlen;
     const char *name = pending_name(p, &nlen);
-    if (key_has_prefix(key, klen, "GNU.sparse."))
+    if (tar_pax_key_has_prefix(key, klen, "GNU.sparse.")) {
+        if (sparse_key_bit(key, klen) & SP_IGNORED)
+            return 0;   /* every reader ignores these */
         return ambiguous(p, p->ext_offset, name, nlen,
                          "global header sets GNU.sparse keys", NULL);
-    if (vlen == 0 || !(bit & (PAX_PATH | PAX_LINKPATH | PAX_SIZE)))
+    }
+    if (bit == PAX_LINKPATH) {
+        /* it matters only to the links that follow: checked there */
+        p->glob_link = vlen > 0;
+        p->glob_link_offset = p->ext_offset;
         return 0;
-    return ambiguous(p, p->ext_offset, name, nlen,
-                     bit == PAX_PATH ? "global header sets path"
-                     : bit == PAX_LINKPATH ? "global header sets linkpath"
-                     : "global header sets size", NULL);
+    }
+    if (vlen == 0 || bit == 0)
+        return 0;   /* a deletion, or a key nobody applies (comment) */
+    /* bsdtar ignores global headers altogether, GNU tar and Python apply
+     * them: any attribute one sets is read two ways */
+    char what[64];
+    snprintf(what, sizeof what, "global header sets %.*s", (int)klen, key);
+    return ambiguous(p, p->ext_offset, name, nlen, what, NULL);
 }
 
 /*
@@ -458,12 +423,14 @@ static int pax_apply(struct tar_parser *p, struct tar_pax *a, bool global,
                      size_t vlen)
 {
     unsigned bit = pax_key_bit(key, klen);
+    if (!global)
+        p->x_records++;
     if (global) {
         if (global_ambiguous(p, bit, key, klen, vlen) < 0)
             return -1;
-    } else if (key_has_prefix(key, klen, "GNU.sparse.")) {
+    } else if (tar_pax_key_has_prefix(key, klen, "GNU.sparse.")) {
         return pax_sparse(p, key, klen, val, vlen);
-    } else if (key_has_prefix(key, klen, "SCHILY.xattr.")) {
+    } else if (tar_pax_key_has_prefix(key, klen, "SCHILY.xattr.")) {
         return pax_xattr(p, key, klen, val, vlen);
     }
     if (bit == 0)
@@ -505,8 +472,8 @@ static int pax_parse(struct tar_parser *p, struct tar_pax *a, bool global)
     while (pos < p->ext_len) {
         const char *key, *val, *why;
         size_t reclen, klen, vlen;
-        why = pax_record(data + pos, p->ext_len - pos, &reclen, &key, &klen,
-                         &val, &vlen);
+        why = tar_pax_record(data + pos, p->ext_len - pos, TAR_EXT_MAX,
+                             &reclen, &key, &klen, &val, &vlen);
         if (why) {
             size_t nlen;
             const char *name = pending_name(p, &nlen);
@@ -742,10 +709,27 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
                          "ustar magic with a bad version and a prefix",
                          " (only \"ustar\\0\" headers have a prefix field;"
                          " readers disagree on this one)");
-    if (p->sp_keys && e->type != TAR_REG)
+    if (p->glob_link && (e->type == TAR_SYMLINK || e->type == TAR_HARDLINK)) {
+        char more[80];
+        snprintf(more, sizeof more, " (at byte %" PRIu64 ")",
+                 p->glob_link_offset);
+        return ambiguous(p, off, e->path, e->path_len,
+                         "global header sets linkpath", more);
+    }
+    if (p->acl_pending && (e->type != TAR_REG || p->acl_name.len != e->path_len
+                           || memcmp(p->acl_name.s, e->path, e->path_len)))
+        return acl_ambiguous(p, p->acl_offset);
+    /* a real size means nothing to a non-regular entry: all ignore it */
+    if ((p->sp_keys & ~(unsigned)(SP_IGNORED | SP_REALSIZE))
+        && e->type != TAR_REG)
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU.sparse keys on a non-regular entry", NULL);
-    if ((tf == 'S' || p->sp_keys) && ends_in_slash(e->path, e->path_len))
+    if (tf == 'S' && fmt != FMT_GNU)
+        return ambiguous(p, off, e->path, e->path_len,
+                         "GNU sparse 'S' header without the GNU magic",
+                         " (its map overlaps the ustar prefix field)");
+    if ((tf == 'S' || (p->sp_keys & SP_MAKES_SPARSE))
+        && ends_in_slash(e->path, e->path_len))
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU sparse entry whose name ends in '/'",
                          " (GNU tar and bsdtar make a directory, Python and"
@@ -756,11 +740,12 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
                          "pax size on a header-only entry",
                          " (a link, device, FIFO or directory: some readers"
                          " skip that much data, others read a header next)");
-    if (tf == '0' && e->type == TAR_DIR && e->size > 0)
+    /* '\0' + '/' is a directory to all (the v7 way); not '0' or '7' */
+    if ((tf == '0' || tf == '7') && ends_in_slash(e->path, e->path_len))
         return ambiguous(p, off, e->path, e->path_len,
-                         "size on a '0' entry whose name ends in '/'",
-                         " (GNU tar and bsdtar read a directory, Python and"
-                         " Go a file with data)");
+                         "regular-file type on a name ending in '/'",
+                         " (GNU tar and bsdtar make a directory, Python and"
+                         " Go a file)");
     return 0;
 }
 
@@ -786,6 +771,7 @@ static void reset_pending(struct tar_parser *p)
     tar_sparse_reset(&p->map);
     p->xattr_n = 0;
     p->xattr_bytes.len = 0;
+    p->acl_pending = false;
 }
 
 static int end_member(struct tar_parser *p)
@@ -938,6 +924,14 @@ static int pax_sparse_setup(struct tar_parser *p)
     return sparse_ready(p);
 }
 
+static int acl_ambiguous(struct tar_parser *p, uint64_t off)
+{
+    return ambiguous(p, off, p->acl_name.s, p->acl_name.len,
+                     "Solaris ACL header not followed by its file",
+                     " (GNU tar and Python extract it as a file, bsdtar"
+                     " applies it to the next entry)");
+}
+
 /* A GNU volume label or a Solaris ACL: not an entry. */
 static int metadata_member(struct tar_parser *p, char tf)
 {
@@ -947,10 +941,23 @@ static int metadata_member(struct tar_parser *p, char tf)
     p->entry.path_len = 0;
     if (header_number(p, H_SIZE, 12, "size", NUM_MAX, &size) < 0)
         return -1;
-    if (tf == 'A' && p->warn) {
-        snprintf(msg, sizeof msg, "skipping a Solaris ACL header at byte %"
-                 PRIu64 " (ACLs are not restored)", p->hdr_offset);
-        p->warn(p->warn_ctx, msg);
+    if (tf == 'A') {
+        /* GNU tar and Python extract it as a file of its name, bsdtar
+         * applies it to the next entry: harmless only when that entry is
+         * the file of the same name, which replaces it */
+        char name[101];
+        size_t n = header_string(p->block + H_NAME, 100, name);
+        if (p->acl_pending)
+            return acl_ambiguous(p, p->acl_offset);
+        if (text_set(p, &p->acl_name, name, n) < 0)
+            return -1;
+        p->acl_pending = true;
+        p->acl_offset = p->hdr_offset;
+        if (p->warn) {
+            snprintf(msg, sizeof msg, "skipping a Solaris ACL header at byte %"
+                     PRIu64 " (ACLs are not restored)", p->hdr_offset);
+            p->warn(p->warn_ctx, msg);
+        }
     }
     return begin_member_data(p, size, DM_SILENT);
 }
@@ -1000,7 +1007,7 @@ static int begin_member(struct tar_parser *p)
     }
     if (e->type == TAR_OTHER)
         return begin_member_data(p, e->stored, DM_SKIP);
-    if (p->sp_keys)
+    if (p->sp_keys & SP_MAKES_SPARSE)
         return pax_sparse_setup(p);
     if (tf == 'S') {
         uint64_t realsize;
@@ -1033,6 +1040,17 @@ static int sparse_block(struct tar_parser *p)
     return sparse_ready(p);
 }
 
+/* A second 'L' (or 'K') for one entry: Python takes the first, GNU tar
+ * the last; the same value twice is what they agree on. */
+static int long_repeated(struct tar_parser *p, bool have,
+                         const struct tar_text *old, size_t n,
+                         const char *what)
+{
+    if (!have || (old->len == n && memcmp(old->s, p->ext, n) == 0))
+        return 0;
+    return ambiguous(p, p->ext_offset, old->s, old->len, what, NULL);
+}
+
 static int ext_done(struct tar_parser *p)
 {
     size_t n;
@@ -1047,10 +1065,16 @@ static int ext_done(struct tar_parser *p)
     case 'L':
         /* GNU writes the name NUL-terminated; anything after is ignored */
         n = strnlen((const char *)p->ext, p->ext_len);
+        if (long_repeated(p, p->have_long_name, &p->long_name, n,
+                          "two GNU long names in a row") < 0)
+            return -1;
         p->have_long_name = true;
         return text_set(p, &p->long_name, (const char *)p->ext, n);
     default:
         n = strnlen((const char *)p->ext, p->ext_len);
+        if (long_repeated(p, p->have_long_link, &p->long_link, n,
+                          "two GNU long link names in a row") < 0)
+            return -1;
         p->have_long_link = true;
         return text_set(p, &p->long_link, (const char *)p->ext, n);
     }
@@ -1062,18 +1086,12 @@ static int ext_repeated(struct tar_parser *p, char tf)
     size_t nlen;
     const char *name = pending_name(p, &nlen);
     char more[96];
-    if (tf == 'x' && p->have_x) {
+    if (tf == 'x' && p->have_x && p->x_records > 0) {
         snprintf(more, sizeof more, " (at byte %" PRIu64 " and byte %" PRIu64
                  ")", p->x_offset, p->hdr_offset);
         return ambiguous(p, p->hdr_offset, name, nlen,
                          "two pax extended headers in a row", more);
     }
-    if (tf == 'L' && p->have_long_name)
-        return ambiguous(p, p->hdr_offset, name, nlen,
-                         "two GNU long names in a row", NULL);
-    if (tf == 'K' && p->have_long_link)
-        return ambiguous(p, p->hdr_offset, name, nlen,
-                         "two GNU long link names in a row", NULL);
     return 0;
 }
 
@@ -1100,6 +1118,7 @@ static int begin_ext(struct tar_parser *p, char tf)
     if (tf == 'x') {
         p->have_x = true;
         p->x_offset = p->hdr_offset;
+        p->x_records = 0;
     }
     if (tf != 'g')
         p->ext_pending = true;
@@ -1114,6 +1133,8 @@ static int begin_ext(struct tar_parser *p, char tf)
 
 static int zero_block(struct tar_parser *p)
 {
+    if (p->acl_pending)
+        return acl_ambiguous(p, p->acl_offset);
     if (p->ext_pending) {
         size_t nlen;
         const char *name = pending_name(p, &nlen);
@@ -1388,6 +1409,8 @@ static int finish_at_boundary(struct tar_parser *p)
     size_t nlen;
     const char *name = pending_name(p, &nlen);
     char msg[256];
+    if (p->acl_pending)
+        return acl_ambiguous(p, p->acl_offset);
     if (p->ext_pending)
         return fail(p, RZ_E_TAR_ORPHAN_EXT, p->ext_offset, name, nlen,
                     "the extension header at byte %" PRIu64 " is followed"
@@ -1464,6 +1487,7 @@ void tar_parser_free(struct tar_parser *p)
     text_free(&p->long_name);
     text_free(&p->long_link);
     text_free(&p->sp_name);
+    text_free(&p->acl_name);
     text_free(&p->xattr_bytes);
     free(p->xattr_pos);
     free(p->xattrs);

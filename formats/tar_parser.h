@@ -41,15 +41,16 @@
  *     prefix '/' name (the prefix only with the POSIX magic "ustar\0"; see
  *     the ambiguity rules for other magics).  A GNU long name ends at its
  *     first NUL.  linkpath likewise: pax 'linkpath' > GNU 'K' > header.
- *   - size, uid, gid, mtime: pax 'x' > pax 'g' > header (POSIX: global
- *     records act as if repeated in every later 'x').  'size' is taken from
- *     'x' only.  mtime keeps up to 9 fraction digits in mtime_nsec; "-1.25"
+ *   - size, uid, gid, mtime: pax 'x' > header.  A global 'g' header that
+ *     sets any attribute is ambiguous (bsdtar ignores global headers, GNU
+ *     tar and Python apply them); one holding only keys nobody applies
+ *     (comment, as git archive writes) or deletions is fine.  mtime keeps up to 9 fraction digits in mtime_nsec; "-1.25"
  *     is mtime -2, nsec 750000000; a negative base-256 header mtime is
- *     legal.  uname/gname: 'x' > 'g' > header (ustar and GNU only).  A pax
+ *     legal.  uname/gname: 'x' > header (ustar and GNU only).  A pax
  *     record with an empty value removes that key (POSIX; bsdtar does the
  *     same), so the next level applies again.  Unknown pax keys are ignored.
  *   - type: see enum tar_type.  '\0' whose path ends in '/' is a
- *     directory, so is '0' with such a path when its size is 0; GNU
+ *     directory ('0' or '7' with such a path is ambiguous); GNU
  *     dumpdirs 'D' are directories (their data, a list of names, is
  *     skipped).  Old GNU sparse 'S' and pax sparse files are TAR_REG with
  *     entry->sparse set.
@@ -71,8 +72,9 @@
  *   disagree", "GNU long link and pax linkpath disagree", "ustar magic
  *   with a bad version and a prefix" (any magic but "ustar\0" with a
  *   non-empty prefix field, on a non-sparse member), "global header sets
- *   path" (or linkpath, size, GNU.sparse.*), "pax size on a header-only
- *   entry", "size on a '0' entry whose name ends in '/'", "GNU.sparse keys
+ *   path" (or any attribute; linkpath only when a link follows), "pax
+ *   size on a header-only
+ *   entry", "regular-file type on a name ending in '/'", "GNU.sparse keys
  *   on a non-regular entry", "GNU sparse entry whose name ends in '/'".
  * Sparse maps that are malformed, overlapping, out of order, beyond the
  * real size, or do not add up are RZ_E_TAR_SPARSE; a map's memory grows
@@ -158,7 +160,7 @@ enum tar_type {
     TAR_SYMLINK,  /* '2' */
     TAR_CHR,      /* '3' */
     TAR_BLK,      /* '4' */
-    TAR_DIR,      /* '5', GNU dumpdir 'D', or an old-style regular entry
+    TAR_DIR,      /* '5', GNU dumpdir 'D', or an old-style '\0' entry
                      whose name ends in '/' */
     TAR_FIFO,     /* '6' */
     TAR_OTHER,    /* anything else (vendor types, GNU multivolume 'M') */
@@ -256,6 +258,12 @@ struct tar_parser {
     /* what this entry's extension headers set */
     bool have_x;              /* an 'x' or 'X' was read */
     uint64_t x_offset;        /* ...at this offset */
+    size_t x_records;         /* ...with this many records */
+    bool glob_link;           /* a global header set linkpath */
+    uint64_t glob_link_offset;
+    bool acl_pending;         /* a Solaris 'A' awaits the file it names */
+    uint64_t acl_offset;
+    struct tar_text acl_name;
     unsigned sp_keys;         /* SP_* bits: GNU.sparse.* keys seen */
     uint64_t sp_realsize, sp_size, sp_numblocks, sp_major, sp_minor;
     uint64_t sp_offset;       /* a 0.0 GNU.sparse.offset awaiting numbytes */

@@ -3,9 +3,12 @@
 
 #include <stdlib.h>
 
+#include "tar_numeric.h"
+
 #define NUM_MAX ((uint64_t)INT64_MAX)
 
 const char tar_sparse_nomem[] = "out of memory for the sparse map";
+const char tar_sparse_bad_list[] = "not a list of offset,size pairs";
 
 void tar_sparse_reset(struct tar_sparse *s)
 {
@@ -43,6 +46,31 @@ const char *tar_sparse_add(struct tar_sparse *s, uint64_t offset,
     s->end = offset + len;
     s->data += len;     /* <= end <= 2^63 */
     return NULL;
+}
+
+const char *tar_sparse_list(struct tar_sparse *s, const char *v, size_t n)
+{
+    const char *first = NULL, *why;
+    uint64_t pair[2];
+    size_t i = 0;
+    int k = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && v[j] != ',')
+            j++;
+        if (!tar_decimal(v + i, j - i, &pair[k]))
+            return tar_sparse_bad_list;
+        if (++k == 2) {
+            why = tar_sparse_add(s, pair[0], pair[1]);
+            if (why && !first)
+                first = why;
+            k = 0;
+        }
+        if (j < n && j + 1 == n)
+            return tar_sparse_bad_list;     /* a trailing comma */
+        i = j + 1;
+    }
+    return k == 0 ? first : tar_sparse_bad_list;
 }
 
 const char *tar_sparse_check(const struct tar_sparse *s, uint64_t realsize,

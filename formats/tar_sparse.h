@@ -52,6 +52,15 @@ void tar_sparse_free(struct tar_sparse *s);
 const char *tar_sparse_add(struct tar_sparse *s, uint64_t offset,
                            uint64_t len);
 
+/*
+ * Appends the chunks of a pax 0.1 GNU.sparse.map value, "off,len,off,len"
+ * (decimal, no spaces, an even count).  NULL, tar_sparse_bad_list when the
+ * text is not such a list, or what tar_sparse_add said (the first problem;
+ * the rest of the list is still read for its syntax).
+ */
+extern const char tar_sparse_bad_list[];
+const char *tar_sparse_list(struct tar_sparse *s, const char *v, size_t n);
+
 /* The whole map against the file: NULL or why it is refused. */
 const char *tar_sparse_check(const struct tar_sparse *s, uint64_t realsize,
                              uint64_t stored);

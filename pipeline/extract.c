@@ -150,6 +150,22 @@ static int setup(struct run *r)
     return 0;
 }
 
+/*
+ * Formats whose decoder ends only at a checked end of stream (gzip's CRC
+ * and length, xz's index and footer, bzip2's stream CRC, zstd's and lz4's
+ * last-block marks, lzma-alone's size or end marker).  compress (.Z) has
+ * no trailer: its stream can be cut anywhere, so it proves nothing.
+ */
+static bool trailer_proves_end(const char *format)
+{
+    static const char *const proven[] = {"gzip", "xz", "zstd", "bzip2",
+                                         "lz4", "lzma"};
+    for (size_t i = 0; i < sizeof proven / sizeof *proven; i++)
+        if (strcmp(format, proven[i]) == 0)
+            return true;
+    return false;
+}
+
 static int finish(struct run *r)
 {
     if (check_stop(r) < 0)
@@ -162,9 +178,7 @@ static int finish(struct run *r)
      * compressed stream whose trailer the decoder checked, or a download
      * of all its Content-Length, proves the tar complete without its
      * end-of-archive blocks. */
-    const char *fmt = decoder_name(&r->dec);
-    if ((strcmp(fmt, "tar") != 0 && strcmp(fmt, "unknown") != 0)
-        || r->length_verified)
+    if (trailer_proves_end(decoder_name(&r->dec)) || r->length_verified)
         tar_parser_input_complete(&r->tar);
     if (tar_parser_finish(&r->tar) < 0)
         return -1;

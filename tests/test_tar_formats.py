@@ -281,7 +281,7 @@ def test_header_only_entry_with_a_size_hides_nothing(ctx):
 def test_metadata_members_are_not_entries(ctx):
     arch = _write(ctx, 'meta.tar',
                   _member(b'label', b'', b'V')
-                  + _member(b'acl', b'user::rw-\0', b'A')
+                  + _member(b'f', b'user::rw-\0', b'A')
                   + _member(b'f', b'data\n')
                   + _member(b'dumpdir', b'Nx\0\0', b'D') + EOA)
     r = ctx.run('-t', arch)
@@ -378,3 +378,27 @@ def test_python_tarfile_pax_and_gnu_still_read(ctx):
         assert r.rc == 0, (fmt, r)
         got = os.path.join(dest, 'top', 'a' * 120, 'b' * 120)
         assert os.readlink(os.path.join(got, 'l' * 120)) == 'f' * 150
+
+
+def test_git_archive_global_comment_reads(ctx):
+    """git archive starts with a global header holding only a comment."""
+    if subprocess.run(['git', '--version'], capture_output=True).returncode:
+        raise Skip('git is not installed')
+    repo = ctx.mkdtemp('repo')
+    with open(os.path.join(repo, 'f'), 'w') as f:
+        f.write('tracked\n')
+    env = dict(os.environ, GIT_AUTHOR_NAME='n', GIT_AUTHOR_EMAIL='n@x',
+               GIT_COMMITTER_NAME='n', GIT_COMMITTER_EMAIL='n@x')
+    for cmd in (['init', '-q'], ['add', 'f'], ['commit', '-qm', 'm']):
+        subprocess.run(['git', '-C', repo] + cmd, check=True, env=env)
+    arch = os.path.join(ctx.mkdtemp('arch'), 'git.tar')
+    with open(arch, 'wb') as out:
+        subprocess.run(['git', '-C', repo, 'archive', '--format=tar',
+                        '--prefix=top/', 'HEAD'], stdout=out, check=True)
+    with open(arch, 'rb') as f:
+        assert f.read(512)[156:157] == b'g'
+    dest = ctx.path('out')
+    r = ctx.run('-C', dest, arch)
+    assert r.rc == 0, r
+    with open(os.path.join(dest, 'top', 'f')) as f:
+        assert f.read() == 'tracked\n'

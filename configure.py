@@ -34,6 +34,8 @@ OPTIONAL_DECODERS = [
     ('zstd', 'libzstd', ('zstd.h', 'zstd'), 'dec_zstd', 'RZ_HAVE_ZSTD'),
     ('bzip2', 'bzip2', ('bzlib.h', 'bz2'), 'dec_bzip2', 'RZ_HAVE_BZIP2'),
     ('lz4', 'liblz4', ('lz4frame.h', 'lz4'), 'dec_lz4', 'RZ_HAVE_LZ4'),
+    # not a format: ISA-L's inflate as the gzip engine (zlib otherwise)
+    ('isal', 'libisal', ('isa-l/igzip_lib.h', 'isal'), 'dec_isal', 'RZ_HAVE_ISAL'),
 ]
 PIPELINE = ['fs_sink', 'fs_publish', 'handoff', 'http_source', 'fd_source', 'digest', 'list_sink',
             'extract']
@@ -47,6 +49,7 @@ TEST_PROGRAMS = ['tests/libtar_ref', 'tools/libtar_write']
 # libFuzzer targets (--fuzz): tests/fuzz/NAME.c, each with FUZZ_COMMON and
 # the library objects they exercise (no network code in a fuzzer).
 FUZZ_TARGETS = ['fuzz_tar_parser', 'fuzz_decoder_parser', 'fuzz_pipeline']
+FUZZ_TARGETS += ['fuzz_decoders', 'fuzz_gzip_engines']
 FUZZ_COMMON = 'tests/fuzz/fuzz_common'
 FUZZ_OBJS = ['formats/' + s for s in FORMATS] + ['pipeline/fs_sink',
                                                  'pipeline/fs_publish']
@@ -148,8 +151,9 @@ def find_decoders(cc, without):
             libs.append('-l' + lib)
             report.append('%s: lib%s (header and library, no .pc file)' % (name, lib))
         else:
-            report.append('%s: NOT FOUND (%s); .%s input will fail with '
-                          '"not built in"' % (name, pc, name))
+            report.append('%s: NOT FOUND (%s); %s' % (
+                name, pc, 'gzip uses zlib' if name == 'isal' else
+                '.%s input will fail with "not built in"' % name))
             continue
         srcs.append(src)
         cflags.append('-D' + macro)

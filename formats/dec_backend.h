@@ -4,8 +4,9 @@
  *
  * start: allocate the backend's state into d->state (called once, when the
  *        format is known; d->opt holds the limits).  0 or -1 with d->err set.
- * push:  consume all of buf (len > 0), decoding into d->outbuf and passing
- *        output on with dec_emit; count consumed bytes in d->in_bytes.
+ * push:  consume all of buf (len > 0), decoding into the window dec_window
+ *        gives and passing it on with dec_emit; count consumed bytes in
+ *        d->in_bytes.
  * finish: end of input: drain what is left, check the stream is complete.
  * free:  release d->state (may be called after a failed start, or never
  *        started: d->state NULL).
@@ -23,7 +24,12 @@ struct decoder_backend {
     void (*free)(struct decoder *d);
 };
 
-/* Pass decoded bytes downstream (nothing for len 0); counts out_bytes. */
+/* Where to decode next: a window lent by the caller, or d->outbuf; cap is
+ * at most DECODER_OUT_SIZE.  -1 with d->err set if the window failed. */
+int dec_window(struct decoder *d, uint8_t **p, size_t *cap);
+
+/* Pass decoded bytes downstream (nothing for len 0); counts out_bytes.
+ * buf is the window from dec_window (or a part of the input, identity). */
 int dec_emit(struct decoder *d, const uint8_t *buf, size_t len);
 
 /* Record an error at the current raw offset.  Returns -1. */

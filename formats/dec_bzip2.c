@@ -63,10 +63,14 @@ static int bz_slice(struct decoder *d, struct bz *b, const uint8_t *buf,
             if (bz_begin(d, b) < 0)
                 return -1;
         }
+        uint8_t *o;
+        size_t cap;
+        if (dec_window(d, &o, &cap) < 0)
+            return -1;
         b->s.next_in = (char *)buf;   /* libbz2 never writes through it */
         b->s.avail_in = (unsigned)len;
-        b->s.next_out = (char *)d->outbuf;
-        b->s.avail_out = DECODER_OUT_SIZE;
+        b->s.next_out = (char *)o;
+        b->s.avail_out = (unsigned)cap;
         int r = BZ2_bzDecompress(&b->s);
         size_t used = len - b->s.avail_in;
         d->in_bytes += used;
@@ -74,7 +78,7 @@ static int bz_slice(struct decoder *d, struct bz *b, const uint8_t *buf,
         len -= used;
         if (r != BZ_OK && r != BZ_STREAM_END)
             return bz_fail(d, r);
-        if (dec_emit(d, d->outbuf, DECODER_OUT_SIZE - b->s.avail_out) < 0)
+        if (dec_emit(d, o, cap - b->s.avail_out) < 0)
             return -1;
         if (r == BZ_STREAM_END) {
             d->members++;
@@ -104,15 +108,19 @@ static int bz_finish(struct decoder *d)
         return 0;
     /* Output may be pending: call with no input until none comes. */
     for (;;) {
+        uint8_t *o;
+        size_t cap;
+        if (dec_window(d, &o, &cap) < 0)
+            return -1;
         b->s.next_in = NULL;
         b->s.avail_in = 0;
-        b->s.next_out = (char *)d->outbuf;
-        b->s.avail_out = DECODER_OUT_SIZE;
+        b->s.next_out = (char *)o;
+        b->s.avail_out = (unsigned)cap;
         int r = BZ2_bzDecompress(&b->s);
         if (r != BZ_OK && r != BZ_STREAM_END)
             return bz_fail(d, r);
-        size_t got = DECODER_OUT_SIZE - b->s.avail_out;
-        if (dec_emit(d, d->outbuf, got) < 0)
+        size_t got = cap - b->s.avail_out;
+        if (dec_emit(d, o, got) < 0)
             return -1;
         if (r == BZ_STREAM_END) {
             d->members++;

@@ -43,19 +43,25 @@ static int lz4_push(struct decoder *d, const uint8_t *buf, size_t len)
 {
     struct lz4 *z = d->state;
     for (;;) {
-        size_t in = len, out = DECODER_OUT_SIZE;
-        size_t r = LZ4F_decompress(z->dctx, d->outbuf, &out, buf, &in, NULL);
+        uint8_t *o;
+        size_t cap;
+        if (dec_window(d, &o, &cap) < 0)
+            return -1;
+        size_t in = len, out = cap;
+        size_t r = LZ4F_decompress(z->dctx, o, &out, buf, &in, NULL);
         if (LZ4F_isError(r))
             return lz4_fail(d, r);
         d->in_bytes += in;
         buf += in;
         len -= in;
-        if (dec_emit(d, d->outbuf, out) < 0)
+        if (dec_emit(d, o, out) < 0)
             return -1;
         if (r == 0 && (z->hint != 0 || in > 0))
             d->members++;
         z->hint = r;
-        if (len == 0 && out < DECODER_OUT_SIZE)
+        /* r == 0: the frame ended and all of it is out; calling again with
+         * no input would only ask for the next frame's header */
+        if (len == 0 && (out < cap || r == 0))
             return 0;
     }
 }
@@ -63,6 +69,25 @@ static int lz4_push(struct decoder *d, const uint8_t *buf, size_t len)
 static int lz4_finish(struct decoder *d)
 {
     struct lz4 *z = d->state;
+    static const uint8_t none[1];
+    /* Output liblz4 still holds (a full window stopped it): drain it. */
+    while (z->hint != 0) {
+        uint8_t *o;
+        size_t cap, in = 0;
+        if (dec_window(d, &o, &cap) < 0)
+            return -1;
+        size_t out = cap;
+        size_t r = LZ4F_decompress(z->dctx, o, &out, none, &in, NULL);
+        if (LZ4F_isError(r))
+            return lz4_fail(d, r);
+        if (dec_emit(d, o, out) < 0)
+            return -1;
+        if (r == 0)
+            d->members++;
+        z->hint = r;
+        if (out == 0)
+            break;
+    }
     if (z->hint == 0)
         return 0;
     return dec_fail(d, RZ_E_DECODE_TRUNCATED, "lz4 frame %llu is incomplete",

@@ -140,12 +140,16 @@ static int run(struct decoder *d, struct xz *x, const uint8_t *buf,
                                 "the end of the lzma stream", *s->next_in);
             return 0;
         }
-        s->next_out = d->outbuf;
-        s->avail_out = DECODER_OUT_SIZE;
+        uint8_t *o;
+        size_t cap;
+        if (dec_window(d, &o, &cap) < 0)
+            return -1;
+        s->next_out = o;
+        s->avail_out = cap;
         size_t before = s->avail_in;
         lzma_ret r = lzma_code(s, action);
         d->in_bytes += before - s->avail_in;
-        if (dec_emit(d, d->outbuf, DECODER_OUT_SIZE - s->avail_out) < 0)
+        if (dec_emit(d, o, cap - s->avail_out) < 0)
             return -1;
         if (r == LZMA_STREAM_END) {
             d->members++;

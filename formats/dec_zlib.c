@@ -63,5 +63,5 @@ static void zlib_free(void *st)
 }
 
 const struct inflate_engine inflate_engine_zlib = {
-    "zlib", zlib_new, zlib_reset, zlib_run, zlib_free,
+    "zlib", zlib_new, zlib_reset, zlib_run, zlib_free, NULL,
 };

@@ -82,7 +82,11 @@ static int zstd_push(struct decoder *d, const uint8_t *buf, size_t len)
         const uint8_t *src = (const uint8_t *)in.src + before;
         if (z->hint == 0)
             z->head_len = 0;       /* a new frame starts here */
-        ZSTD_outBuffer out = {d->outbuf, DECODER_OUT_SIZE, 0};
+        uint8_t *o;
+        size_t cap;
+        if (dec_window(d, &o, &cap) < 0)
+            return -1;
+        ZSTD_outBuffer out = {o, cap, 0};
         size_t r = ZSTD_decompressStream(z->ds, &out, &in);
         if (ZSTD_isError(r)) {
             note_head(z, src, in.size - before);
@@ -90,7 +94,7 @@ static int zstd_push(struct decoder *d, const uint8_t *buf, size_t len)
         }
         note_head(z, src, in.pos - before);
         d->in_bytes += in.pos - before;
-        if (dec_emit(d, d->outbuf, out.pos) < 0)
+        if (dec_emit(d, o, out.pos) < 0)
             return -1;
         if (r == 0 && (z->hint != 0 || in.pos > before))
             d->members++;
@@ -106,13 +110,17 @@ static int zstd_finish(struct decoder *d)
     /* Flush what libzstd still holds: call until it makes no progress. */
     for (;;) {
         ZSTD_inBuffer in = {NULL, 0, 0};
-        ZSTD_outBuffer out = {d->outbuf, DECODER_OUT_SIZE, 0};
+        uint8_t *o;
+        size_t cap;
         if (z->hint == 0)
             return 0;
+        if (dec_window(d, &o, &cap) < 0)
+            return -1;
+        ZSTD_outBuffer out = {o, cap, 0};
         size_t r = ZSTD_decompressStream(z->ds, &out, &in);
         if (ZSTD_isError(r))
             return zstd_fail(d, z, r);
-        if (dec_emit(d, d->outbuf, out.pos) < 0)
+        if (dec_emit(d, o, out.pos) < 0)
             return -1;
         if (r == 0) {
             d->members++;

@@ -46,6 +46,25 @@ bool decoder_built_in(enum decoder_kind k)
     return k == DECODER_IDENTITY || backend_for(k) != NULL;
 }
 
+bool decoder_gzip_engine_built_in(enum decoder_gzip_engine e)
+{
+#ifdef RZ_HAVE_ISAL
+    return true;
+#else
+    return e != DECODER_GZIP_ISAL;
+#endif
+}
+
+const char *decoder_gzip_engine_name(const struct decoder_options *o)
+{
+#ifdef RZ_HAVE_ISAL
+    return o->gzip_engine == DECODER_GZIP_ZLIB ? "zlib" : "isa-l";
+#else
+    return o->gzip_engine == DECODER_GZIP_ISAL ? "isa-l (not built in)"
+                                               : "zlib";
+#endif
+}
+
 static const char *kind_name(enum decoder_kind k)
 {
     switch (k) {
@@ -78,6 +97,27 @@ int dec_fail(struct decoder *d, enum rz_code code, const char *fmt, ...)
     va_end(ap);
     return rz_error_set(d->err, code, 0, RZ_OFF_RAW, d->in_bytes, NULL, 0,
                         "%s", detail);
+}
+
+int dec_window(struct decoder *d, uint8_t **p, size_t *cap)
+{
+    if (!d->win) {
+        *p = d->outbuf;
+        *cap = DECODER_OUT_SIZE;
+        return 0;
+    }
+    if (d->win(d->win_ctx, p, cap) < 0)
+        return rz_error_downstream(d->err, RZ_OFF_RAW, d->in_bytes,
+                                   "a stage after the decoder");
+    if (*cap > DECODER_OUT_SIZE)
+        *cap = DECODER_OUT_SIZE;
+    return 0;
+}
+
+void decoder_set_window(struct decoder *d, decoder_window_fn win, void *ctx)
+{
+    d->win = win;
+    d->win_ctx = ctx;
 }
 
 int dec_emit(struct decoder *d, const uint8_t *buf, size_t len)
@@ -133,7 +173,8 @@ static int start(struct decoder *d, enum decoder_kind k, uint64_t skip,
     if (!d->be)
         return dec_fail(d, RZ_E_DECODE_NOT_BUILT,
                         "the input is %s-compressed, but this build has no "
-                        "%s support (configure.py did not find its library)",
+                        "%s support (configure.py did not find its library, "
+                        "or it was left out with --without)",
                         kind_name(k), kind_name(k));
     return d->be->start(d);
 }

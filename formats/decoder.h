@@ -12,7 +12,7 @@
  * The compressed stream is pushed in pieces of any size, down to one byte;
  * the output is identical for every split.  The format is chosen by the
  * first bytes only (formats/magic.h says how), never by a name:
- *   gzip (1f 8b), xz (fd 37 7a 58 5a 00), zstd (28 b5 2f fd), lz4 frame
+ *   gzip (1f 8b; inflated by ISA-L or zlib, see gzip_engine), xz (fd 37 7a 58 5a 00), zstd (28 b5 2f fd), lz4 frame
  *   (04 22 4d 18), bzip2 ("BZh" + level + block magic), compress .Z (1f 9d),
  *   lzma-alone (.lzma), or plain tar (a valid header checksum or the ustar
  *   magic at offset 257).
@@ -88,14 +88,31 @@ enum decoder_kind {
     DECODER_REJECTED,  /* not a format we read: the decoder has failed */
 };
 
+enum decoder_gzip_engine {
+    DECODER_GZIP_DEFAULT, /* ISA-L when built in, else zlib */
+    DECODER_GZIP_ZLIB,
+    DECODER_GZIP_ISAL,    /* fails with RZ_E_DECODE_NOT_BUILT without it */
+};
+
 /* Limits and tuning; a zero field means its default. */
 struct decoder_options {
+    enum decoder_gzip_engine gzip_engine;
     uint64_t zstd_max_window; /* bytes (DECODER_ZSTD_WINDOW_DEFAULT) */
     uint64_t xz_memlimit;     /* bytes, xz and lzma (DECODER_XZ_MEMLIMIT_DEFAULT) */
     unsigned xz_threads;      /* 0: online CPUs, at most DECODER_XZ_THREADS_MAX */
 };
 
 struct decoder_backend; /* formats/dec_backend.h */
+
+/*
+ * An output window lent by the caller (decoder_set_window): like zlib's
+ * next_out/avail_out, but asked for before each decoding step.  win(ctx,
+ * &p, &cap) lends cap > 0 bytes at p (it may block until space is free) or
+ * returns -1 with the shared error filled.  The decoder writes into it and
+ * then passes what it wrote to `out` as usual, with buf == p: a downstream
+ * that lent the window only advances its fill, copying nothing.
+ */
+typedef int (*decoder_window_fn)(void *ctx, uint8_t **p, size_t *cap);
 
 struct decoder {
     enum decoder_kind kind;
@@ -111,6 +128,8 @@ struct decoder {
     size_t magic_len;
     uint64_t skip_left;     /* DECODER_SKIPPING: bytes of the frame left */
     uint8_t *outbuf;        /* DECODER_OUT_SIZE bytes, for every backend */
+    decoder_window_fn win;  /* NULL: decode into outbuf */
+    void *win_ctx;
     const struct decoder_backend *be; /* set once the format is known */
     void *state;            /* the backend's own state */
 };
@@ -119,6 +138,11 @@ int decoder_init(struct decoder *d, stage_push_fn out, void *out_ctx,
                  struct rz_error *err);
 /* Optional, after init and before the first push; copies *o. */
 void decoder_set_options(struct decoder *d, const struct decoder_options *o);
+/* Optional, before the first push: decode into windows lent by `win`
+ * instead of outbuf (gzip, xz, lzma, zstd, bzip2, lz4; .Z keeps its own
+ * buffer, identity passes the input through).  Windows are used up to
+ * DECODER_OUT_SIZE bytes at a time. */
+void decoder_set_window(struct decoder *d, decoder_window_fn win, void *ctx);
 int decoder_push(struct decoder *d, const uint8_t *buf, size_t len);
 int decoder_finish(struct decoder *d);
 void decoder_free(struct decoder *d);
@@ -130,5 +154,11 @@ const char *decoder_name(const struct decoder *d);
 /* Whether this build reads `kind` (false for a library configure.py did
  * not find). */
 bool decoder_built_in(enum decoder_kind kind);
+
+/* Whether the gzip engine `e` is built in (DEFAULT and ZLIB always are). */
+bool decoder_gzip_engine_built_in(enum decoder_gzip_engine e);
+
+/* "isa-l" or "zlib": the engine a gzip stream would get under `o`. */
+const char *decoder_gzip_engine_name(const struct decoder_options *o);
 
 #endif

@@ -1,6 +1,12 @@
 /*
  * gzip_members.c: gzip member framing (RFC 1952) over a raw-deflate engine.
  *
+ * The engine is ISA-L when it is built in (configure.py found libisal) and
+ * not refused with DECODER_GZIP_ZLIB, else zlib.  Both give the same
+ * bytes, and the framing's errors (header, CRC-32, ISIZE, trailing data,
+ * truncation) are the same errors at the same offsets; only the text of a
+ * corrupt-deflate error names the engine's own complaint.
+ *
  * The framing is ours: the 10-byte header and its optional fields (FEXTRA,
  * FNAME, FCOMMENT, FHCRC, each checked), the CRC-32 and ISIZE trailer,
  * concatenated members, and zero padding after the last one.  The engine
@@ -208,32 +214,55 @@ static int frame_byte(struct decoder *d, struct gz *g, uint8_t c)
     }
 }
 
+/* Bytes the engine read past the end of the deflate data: they are the
+ * start of the trailer (and maybe what follows), so they go through the
+ * framing first. */
+static int give_back(struct decoder *d, struct gz *g)
+{
+    uint8_t extra[16];
+    size_t n = g->eng->leftover ? g->eng->leftover(g->eng_state, extra,
+                                                   sizeof extra) : 0;
+    d->in_bytes -= n;
+    for (size_t i = 0; i < n; i++) {
+        d->in_bytes++;
+        if (frame_byte(d, g, extra[i]) < 0)
+            return -1;
+    }
+    /* A bit buffer holds less than the 8-byte trailer: still in it. */
+    if (n && g->state != GZ_TRAILER)
+        return dec_fail(d, RZ_E_INTERNAL, "%s: %zu bytes read past the end "
+                        "of deflate data", g->eng->name, n);
+    return 0;
+}
+
 /* Deflate data: run the engine until the input is used or the member ends. */
 static int inflate_some(struct decoder *d, struct gz *g, const uint8_t **in,
                         size_t *len)
 {
     for (;;) {
-        size_t produced = 0;
+        size_t produced = 0, cap;
         const char *msg = NULL;
         const uint8_t *before = *in;
-        int r = g->eng->run(g->eng_state, in, len, d->outbuf, DECODER_OUT_SIZE,
-                            &produced, &msg);
+        uint8_t *o;
+        if (dec_window(d, &o, &cap) < 0)
+            return -1;
+        int r = g->eng->run(g->eng_state, in, len, o, cap, &produced, &msg);
         d->in_bytes += (uint64_t)(*in - before);
-        g->crc = (uint32_t)crc32(g->crc, d->outbuf, (uInt)produced);
+        g->crc = (uint32_t)crc32(g->crc, o, (uInt)produced);
         g->isize += (uint32_t)produced;
         if (r < 0)
             return dec_fail(d, r == INFLATE_NOMEM ? RZ_E_NOMEM
                                                   : RZ_E_DECODE_DATA,
                             "gzip member %llu: %s: %s", member_no(d),
                             g->eng->name, msg);
-        if (dec_emit(d, d->outbuf, produced) < 0)
+        if (dec_emit(d, o, produced) < 0)
             return -1;
         if (r == INFLATE_END) {
             g->state = GZ_TRAILER;
             g->pos = 0;
-            return 0;
+            return give_back(d, g);
         }
-        if (*len == 0 && produced < DECODER_OUT_SIZE)
+        if (*len == 0 && produced < cap)
             return 0;
     }
 }
@@ -267,7 +296,8 @@ static int gz_finish(struct decoder *d)
     };
     if (g->state == GZ_DATA) {
         /* Drain anything the engine still holds (an empty push). */
-        const uint8_t *p = NULL;
+        static const uint8_t none[1];
+        const uint8_t *p = none;
         size_t n = 0;
         if (inflate_some(d, g, &p, &n) < 0)
             return -1;
@@ -285,6 +315,15 @@ static int gz_start(struct decoder *d)
         return dec_fail(d, RZ_E_NOMEM, "gzip state");
     d->state = g;
     g->eng = &inflate_engine_zlib;
+#ifdef RZ_HAVE_ISAL
+    if (d->opt.gzip_engine != DECODER_GZIP_ZLIB)
+        g->eng = &inflate_engine_isal;
+#else
+    if (d->opt.gzip_engine == DECODER_GZIP_ISAL)
+        return dec_fail(d, RZ_E_DECODE_NOT_BUILT, "the ISA-L gzip engine is "
+                        "not built in (configure.py did not find libisal); "
+                        "use --gzip-engine=zlib");
+#endif
     g->eng_state = g->eng->new();
     if (!g->eng_state)
         return dec_fail(d, RZ_E_NOMEM, "%s state", g->eng->name);

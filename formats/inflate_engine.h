@@ -12,6 +12,10 @@
  *        left in *in, unconsumed) or INFLATE_ERROR / INFLATE_NOMEM with a
  *        static message in *msg.  Output before an error is in out.
  * free:  release the state (NULL is fine).
+ * leftover: (may be NULL) after INFLATE_END, input bytes the engine took
+ *        past the end of the deflate data (read ahead into a bit buffer);
+ *        copies at most `max` of them to `bytes` and returns how many.  The
+ *        framing treats them as the bytes that follow, before *in.
  * The caller owns the buffers; the engine keeps its window inside its state,
  * so any split of the input gives the same output.
  */
@@ -30,8 +34,11 @@ struct inflate_engine {
     int (*run)(void *st, const uint8_t **in, size_t *in_len, uint8_t *out,
                size_t out_cap, size_t *produced, const char **msg);
     void (*free)(void *st);
+    size_t (*leftover)(void *st, uint8_t *bytes, size_t max);
 };
 
-extern const struct inflate_engine inflate_engine_zlib;
+extern const struct inflate_engine inflate_engine_zlib;  /* dec_zlib.c */
+extern const struct inflate_engine inflate_engine_isal;  /* dec_isal.c, if
+                                                            RZ_HAVE_ISAL */
 
 #endif

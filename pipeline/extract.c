@@ -142,6 +142,9 @@ static int setup(struct run *r)
     if (decoder_init(&r->dec, decoded_push, r, r->err) < 0)
         return -1;
     decoder_set_options(&r->dec, &o->decoder);
+    /* decode straight into the handoff's slots (decoded_push passes the
+     * window's pointer on unchanged, so handoff_push takes it in place) */
+    decoder_set_window(&r->dec, handoff_window, r->handoff);
     if (o->have_sha256) {
         if (sha256_tap_init(&r->tap, tap_to_decoder, r, r->err) < 0)
             return -1;

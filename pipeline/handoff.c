@@ -34,6 +34,7 @@
 
 #define HANDOFF_WAIT_MS 100
 #define HANDOFF_PIECE (64 * 1024)
+#define HANDOFF_WINDOW_MIN (16 * 1024) /* smaller rests of a slot: send it */
 
 struct handoff {
     pthread_mutex_t mu;
@@ -52,6 +53,7 @@ struct handoff {
     bool sigpipe;               /* the consumer took a SIGPIPE of its own */
     volatile sig_atomic_t *stop;/* read on the producer's thread only */
     uint64_t handed;            /* bytes accepted by handoff_push */
+    uint64_t in_place;          /* of which written into a lent window */
     uint8_t *cur;               /* producer's slot being filled, or NULL */
     size_t cur_fill;
     stage_push_fn down;
@@ -175,6 +177,11 @@ struct rz_error *handoff_err(struct handoff *h)
     return &h->down_err;
 }
 
+uint64_t handoff_in_place(const struct handoff *h)
+{
+    return h->in_place;
+}
+
 void handoff_set_stop(struct handoff *h, volatile sig_atomic_t *stop)
 {
     h->stop = stop;
@@ -258,11 +265,35 @@ static int take_slot(struct handoff *h)
     return go ? 0 : interrupted(h);
 }
 
+int handoff_window(void *hv, uint8_t **p, size_t *cap)
+{
+    struct handoff *h = hv;
+    if (h->err->code != RZ_E_OK || !h->running)
+        return -1;
+    if (h->cur && HANDOFF_SLOT_SIZE - h->cur_fill < HANDOFF_WINDOW_MIN)
+        send_slot(h);
+    if (!h->cur && take_slot(h) < 0)
+        return -1;
+    *p = h->cur + h->cur_fill;
+    *cap = HANDOFF_SLOT_SIZE - h->cur_fill;
+    return 0;
+}
+
 int handoff_push(void *hv, const uint8_t *buf, size_t len)
 {
     struct handoff *h = hv;
     if (h->err->code != RZ_E_OK || !h->running)
         return -1;
+    if (h->cur && buf == h->cur + h->cur_fill
+        && len <= HANDOFF_SLOT_SIZE - h->cur_fill) {
+        /* written in place through handoff_window: nothing to copy */
+        h->cur_fill += len;
+        h->handed += len;
+        h->in_place += len;
+        if (h->cur_fill == HANDOFF_SLOT_SIZE)
+            send_slot(h);
+        return 0;
+    }
     while (len > 0) {
         if (!h->cur && take_slot(h) < 0)
             return -1;

@@ -7,7 +7,9 @@
  *
  * Memory: HANDOFF_SLOTS buffers of HANDOFF_SLOT_SIZE bytes, allocated in
  * handoff_new; nothing afterwards.  handoff_push copies the caller's bytes
- * into the current slot (batching small pushes) and hands full slots over;
+ * into the current slot (batching small pushes), or takes them in place when
+ * they were written into a window lent by handoff_window, and hands full
+ * slots over;
  * it blocks while every slot is in use, which is what bounds memory when
  * the disk is slower than the network.
  *
@@ -59,6 +61,19 @@ int handoff_new(struct handoff **out, stage_push_fn down, void *down_ctx,
 struct rz_error *handoff_err(struct handoff *h);
 void handoff_set_stop(struct handoff *h, volatile sig_atomic_t *stop);
 int handoff_push(void *h, const uint8_t *buf, size_t len);
+/*
+ * One copy per byte: lends the free part of the producer's current slot
+ * (at least 16 KiB: a smaller rest is handed over first and a fresh slot
+ * taken, blocking like handoff_push while all are in use).  The producer
+ * writes into *p (up to *cap bytes) and then calls handoff_push with buf ==
+ * *p: those bytes are taken in place, not copied.  Any other push is
+ * copied as before.  Returns 0, or -1 with the caller's error filled (the
+ * downstream failed, or the stop flag was seen).  A decoder uses it through
+ * decoder_set_window (formats/decoder.h).
+ */
+int handoff_window(void *h, uint8_t **p, size_t *cap);
+/* Bytes handoff_push took in place (for tests and -v). */
+uint64_t handoff_in_place(const struct handoff *h);
 int handoff_finish(struct handoff *h);
 void handoff_stop(struct handoff *h);
 void handoff_free(struct handoff *h);

@@ -101,6 +101,8 @@ static void usage(FILE *f)
 "      --xz-memlimit BYTES    memory liblzma may use for xz/lzma (default 1G)\n"
 "      --xz-threads N         threads for multi-block xz (default: CPUs, at\n"
 "                             most 8; 1: single-threaded)\n"
+"      --gzip-engine E        inflate gzip with isal (ISA-L, the default when\n"
+"                             built in) or zlib; the output is identical\n"
 "  -h, --help                 show this help\n"
 "  -V, --version              show the version\n"
 "\n"
@@ -120,6 +122,7 @@ enum {
     OPT_RETRY_MAX_TIME,
     OPT_XATTRS,
     OPT_ZSTD_MAX_WINDOW, OPT_XZ_MEMLIMIT, OPT_XZ_THREADS,
+    OPT_GZIP_ENGINE,
 };
 
 static const struct option long_opts[] = {
@@ -152,6 +155,7 @@ static const struct option long_opts[] = {
     {"zstd-max-window", required_argument, NULL, OPT_ZSTD_MAX_WINDOW},
     {"xz-memlimit", required_argument, NULL, OPT_XZ_MEMLIMIT},
     {"xz-threads", required_argument, NULL, OPT_XZ_THREADS},
+    {"gzip-engine", required_argument, NULL, OPT_GZIP_ENGINE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -211,6 +215,27 @@ static int bad_value(const char *opt, const char *val)
     return RZ_EXIT_USAGE;
 }
 
+/* --version's second line: the formats this build reads. */
+static void print_decoders(FILE *f)
+{
+    static const struct {
+        enum decoder_kind kind;
+        const char *name;
+    } k[] = {
+        {DECODER_XZ, "xz"}, {DECODER_ZSTD, "zstd"}, {DECODER_BZIP2, "bzip2"},
+        {DECODER_LZ4, "lz4"}, {DECODER_LZMA, "lzma"},
+        {DECODER_COMPRESS, "compress (.Z)"},
+    };
+    struct decoder_options o = {0};
+    fprintf(f, "formats: tar, gzip (%s%s)", decoder_gzip_engine_name(&o),
+            decoder_gzip_engine_built_in(DECODER_GZIP_ISAL) ? "; zlib with "
+            "--gzip-engine=zlib" : "");
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        fprintf(f, ", %s%s", k[i].name,
+                decoder_built_in(k[i].kind) ? "" : " (not built in)");
+    fputc('\n', f);
+}
+
 /* Extraction, limits, help; -1 to go on, or an exit code. */
 static int parse_other_option(struct extract_options *o, int opt,
                              const char *arg)
@@ -250,6 +275,19 @@ static int parse_other_option(struct extract_options *o, int opt,
             || o->decoder.xz_memlimit == 0)
             return bad_value("--xz-memlimit", arg);
         break;
+    case OPT_GZIP_ENGINE:
+        if (strcmp(arg, "zlib") == 0)
+            o->decoder.gzip_engine = DECODER_GZIP_ZLIB;
+        else if (strcmp(arg, "isal") == 0)
+            o->decoder.gzip_engine = DECODER_GZIP_ISAL;
+        else
+            return bad_value("--gzip-engine (zlib or isal)", arg);
+        if (!decoder_gzip_engine_built_in(o->decoder.gzip_engine)) {
+            fprintf(stderr, "rzup-extract: --gzip-engine=isal: ISA-L is not "
+                    "built in (configure.py did not find libisal)\n");
+            return RZ_EXIT_USAGE;
+        }
+        break;
     case OPT_XZ_THREADS: {
         uint64_t v;
         if (parse_size(arg, &v, false) < 0 || v == 0 || v > 64)
@@ -260,6 +298,7 @@ static int parse_other_option(struct extract_options *o, int opt,
     case 'h': usage(stdout); return RZ_EXIT_OK;
     case 'V':
         printf("rzup-extract %s (%s)\n", RZ_VERSION, curl_version());
+        print_decoders(stdout);
         return RZ_EXIT_OK;
     default:
         fputs("Try 'rzup-extract --help'.\n", stderr);

@@ -136,6 +136,9 @@ struct run {
     int finish_rc;
 };
 
+/* The gzip engine every run uses (the gzip tests run under each). */
+static enum decoder_gzip_engine engine = DECODER_GZIP_ZLIB;
+
 static void run_start(struct run *r)
 {
     memset(r, 0, sizeof *r);
@@ -143,6 +146,9 @@ static void run_start(struct run *r)
     r->sink.err = &r->err;
     if (decoder_init(&r->d, sink_push, &r->sink, &r->err) != 0)
         abort();
+    struct decoder_options o = {0};
+    o.gzip_engine = engine;
+    decoder_set_options(&r->d, &o);
 }
 
 static void run_end(struct run *r)
@@ -384,7 +390,9 @@ static void test_corrupt_deflate_data(void)
     fill(&data, 20000, 8, true);
     gzip_member(&gz, data.p, data.len, false);
     gz.p[10] |= 0x06;                            /* BTYPE 11: reserved */
-    expect_error(gz.p, gz.len, RZ_E_DECODE_DATA, "invalid block type");
+    expect_error(gz.p, gz.len, RZ_E_DECODE_DATA,
+                 engine == DECODER_GZIP_ZLIB ? "zlib: invalid block type"
+                                             : "isa-l: invalid deflate block");
 
     static const uint8_t bad_method[] = {0x1f, 0x8b, 0x09, 0, 0, 0, 0, 0,
                                          0, 3, 0, 0, 0, 0};
@@ -421,6 +429,143 @@ static void test_trailing_bytes(void)
     run_steps(&r, gz.p, gz.len, gz.len);
     CHECK_EQ_INT(r.err.offset, end + 1);
     run_end(&r);
+    free(data.p);
+    free(gz.p);
+}
+
+/* ------------------------------------------- zlib and ISA-L, side by side */
+
+struct outcome {
+    int rc;
+    enum rz_code code;
+    uint64_t offset;
+    char detail[RZ_ERROR_DETAIL_MAX];
+    struct buf out;
+};
+
+static void decode_with(enum decoder_gzip_engine e, const uint8_t *in,
+                        size_t len, size_t step, struct outcome *o)
+{
+    enum decoder_gzip_engine saved = engine;
+    struct run r;
+    engine = e;
+    run_steps(&r, in, len, step ? step : (len ? len : 1));
+    engine = saved;
+    o->rc = r.finish_rc;
+    o->code = r.err.code;
+    o->offset = r.err.offset;
+    memcpy(o->detail, r.err.detail, sizeof o->detail);
+    o->out = r.sink.got;
+    r.sink.got.p = NULL;
+    run_end(&r);
+}
+
+/* The two engines agree: same output, same error code; the framing's errors
+ * (everything but corrupt deflate data) at the same offset with the same
+ * text.  Returns false (and says why) if not. */
+static bool engines_agree(const uint8_t *in, size_t len, size_t step,
+                          const char *what)
+{
+    struct outcome z, i;
+    decode_with(DECODER_GZIP_ZLIB, in, len, step, &z);
+    decode_with(DECODER_GZIP_ISAL, in, len, step, &i);
+    bool ok = z.rc == i.rc && z.code == i.code;
+    if (ok && z.code != RZ_E_DECODE_DATA)
+        ok = z.offset == i.offset && strcmp(z.detail, i.detail) == 0;
+    /* after a deflate error, how much came out first may differ */
+    if (ok && z.code != RZ_E_DECODE_DATA)
+        ok = z.out.len == i.out.len
+             && (z.out.len == 0 || memcmp(z.out.p, i.out.p, z.out.len) == 0);
+    if (!ok)
+        fprintf(stderr, "  %s: zlib rc %d %s @%llu \"%s\" %zu bytes; isa-l rc %d "
+                "%s @%llu \"%s\" %zu bytes\n", what, z.rc, rz_code_name(z.code),
+                (unsigned long long)z.offset, z.detail, z.out.len, i.rc,
+                rz_code_name(i.code), (unsigned long long)i.offset, i.detail,
+                i.out.len);
+    free(z.out.p);
+    free(i.out.p);
+    return ok;
+}
+
+/* Every .tar.gz of the conformance fixtures (GNU tar, bsdtar, tarfile,
+ * libtar through gzip), plus multi-member, padded and damaged streams made
+ * here: both engines, whole and in odd steps. */
+static void test_engines_agree_on_fixtures(void)
+{
+    if (!decoder_gzip_engine_built_in(DECODER_GZIP_ISAL)) {
+        printf("SKIP ISA-L: not built in\n");
+        return;
+    }
+    const char *dir = getenv("RZ_FIXTURES");
+    int files = 0, bad = 0;
+    static const char *const names[] = {"gnu", "pax", "bsdtar", "pytar",
+                                        "pygnu", "libtar"};
+    for (size_t n = 0; dir && n < sizeof names / sizeof names[0]; n++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.tar.gz", dir, names[n]);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        struct buf b = {0};
+        uint8_t tmp[65536];
+        size_t k;
+        while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
+            buf_add(&b, tmp, k);
+        fclose(f);
+        files++;
+        bad += !engines_agree(b.p, b.len, 0, path);
+        bad += !engines_agree(b.p, b.len, 4099, path);
+        buf_add(&b, b.p, b.len);                   /* two members */
+        bad += !engines_agree(b.p, b.len, 777, path);
+        free(b.p);
+    }
+    if (dir)
+        CHECK(files > 0);   /* the fixtures exist when run by tests/run.py */
+    struct buf data = {0}, gz = {0};
+    fill(&data, 200000, 40, true);
+    fill(&data, 100000, 41, false);
+    gzip_member(&gz, data.p, data.len, true);
+    gzip_member(&gz, NULL, 0, false);
+    gzip_member(&gz, data.p, 5000, false);
+    buf_add(&gz, "\0\0\0", 3);
+    bad += !engines_agree(gz.p, gz.len, 0, "members");
+    bad += !engines_agree(gz.p, gz.len, 1, "members, 1 byte at a time");
+    gz.p[gz.len - 12] ^= 1;                        /* ISIZE of the last */
+    bad += !engines_agree(gz.p, gz.len, 0, "isize");
+    gz.p[gz.len - 12] ^= 1;
+    gz.p[gz.len - 16] ^= 1;                        /* CRC of the last */
+    bad += !engines_agree(gz.p, gz.len, 3, "crc");
+    CHECK_EQ_INT(bad, 0);
+    free(data.p);
+    free(gz.p);
+}
+
+/* Small members truncated at every offset and corrupted at every byte. */
+static void test_engines_agree_truncated_and_corrupted(void)
+{
+    if (!decoder_gzip_engine_built_in(DECODER_GZIP_ISAL)) {
+        printf("SKIP ISA-L: not built in\n");
+        return;
+    }
+    struct buf data = {0}, gz = {0};
+    fill(&data, 3000, 42, true);
+    fill(&data, 300, 43, false);
+    gzip_member(&gz, data.p, data.len, true);
+    gzip_member(&gz, data.p, 100, false);
+    int bad = 0, data_errors = 0;
+    for (size_t cut = 0; cut <= gz.len; cut++)
+        bad += !engines_agree(gz.p, cut, cut % 2 ? 1 : 0, "truncated");
+    for (size_t at = 0; at < gz.len; at++) {
+        gz.p[at] ^= 0x24;
+        bad += !engines_agree(gz.p, gz.len, at % 3 ? 0 : 1, "corrupted");
+        struct outcome o;
+        decode_with(DECODER_GZIP_ISAL, gz.p, gz.len, 0, &o);
+        data_errors += o.code == RZ_E_DECODE_DATA;
+        free(o.out.p);
+        gz.p[at] ^= 0x24;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(data_errors > 0);   /* the flips did reach the deflate data */
     free(data.p);
     free(gz.p);
 }
@@ -825,6 +970,96 @@ static void test_every_backend_downstream_error(void)
         CHECK_EQ_INT(r.sink.calls, 2);
         run_end(&r);
     }
+    free(data.p);
+    free(z.p);
+}
+
+/* A downstream that lends output windows (as the handoff does): small,
+ * odd sizes, so backends are made to stop and resume at every few bytes. */
+struct lender {
+    struct sink sink;
+    uint8_t *space;
+    size_t cap_now, calls, in_window, outside;
+    uint8_t *lent;
+};
+
+static int lend(void *ctx, uint8_t **p, size_t *cap)
+{
+    static const size_t caps[] = {1, 3, 64, 1000, 4096, 300000};
+    struct lender *l = ctx;
+    l->cap_now = caps[l->calls++ % 6];
+    l->lent = l->space;
+    *p = l->space;
+    *cap = l->cap_now;
+    return 0;
+}
+
+static int lender_push(void *ctx, const uint8_t *p, size_t len)
+{
+    struct lender *l = ctx;
+    if (p == l->lent && len <= l->cap_now && len <= DECODER_OUT_SIZE)
+        l->in_window++;
+    else
+        l->outside++;
+    l->lent = NULL;        /* a window is used once */
+    return sink_push(&l->sink, p, len);
+}
+
+static void test_every_backend_into_lent_windows(void)
+{
+    struct buf data = {0}, z = {0};
+    fill(&data, 60000, 44, true);
+    fill(&data, 20000, 45, false);
+    struct lender *l = calloc(1, sizeof *l);
+    l->space = malloc(300000);
+    for (int e = 0; e < 2; e++) {
+        for (size_t i = 0; i < N_CODECS; i++) {
+            const struct codec *c = &codecs[i];
+            if (e && strcmp(c->name, "gzip") != 0)
+                continue;
+            if (!make(c, &z, &data))
+                continue;
+            struct rz_error err;
+            struct decoder d;
+            rz_error_clear(&err);
+            free(l->sink.got.p);
+            memset(&l->sink, 0, sizeof l->sink);
+            l->sink.err = &err;
+            l->calls = l->in_window = l->outside = 0;
+            CHECK_EQ_INT(decoder_init(&d, lender_push, l, &err), 0);
+            struct decoder_options o = {0};
+            o.gzip_engine = e ? DECODER_GZIP_ISAL : DECODER_GZIP_ZLIB;
+            if (e && !decoder_gzip_engine_built_in(o.gzip_engine))
+                continue;
+            decoder_set_options(&d, &o);
+            decoder_set_window(&d, lend, l);
+            int rc = 0;
+            for (size_t at = 0; at < z.len && rc == 0; at += 777) {
+                size_t n = z.len - at < 777 ? z.len - at : 777;
+                rc = decoder_push(&d, z.p + at, n);
+            }
+            if (rc == 0)
+                rc = decoder_finish(&d);
+            if (rc != 0)
+                fprintf(stderr, "  %s (engine %d): %s\n", c->name, e, err.detail);
+            CHECK_EQ_INT(rc, 0);
+            CHECK(l->sink.got.len == data.len
+                  && memcmp(l->sink.got.p, data.p, data.len) == 0);
+            if (strcmp(c->name, "compress") == 0) {
+                CHECK_EQ_INT(l->in_window, 0);   /* .Z keeps its own buffer */
+            } else {
+                if (l->outside)
+                    fprintf(stderr, "  %s: %zu pieces outside the window\n",
+                            c->name, l->outside);
+                CHECK_EQ_INT(l->outside, 0);
+                CHECK(l->in_window > 0);
+            }
+            decoder_free(&d);
+        }
+    }
+    free(l->sink.got.p);
+    free(l->space);
+    free(l);
     free(data.p);
     free(z.p);
 }
@@ -1237,14 +1472,25 @@ static void test_free_in_every_state(void)
 
 int main(void)
 {
-    RUN(test_gzip_random_and_compressible);
-    RUN(test_gzip_big_output_from_small_input);
-    RUN(test_gzip_multi_member);
-    RUN(test_gzip_every_split_small);
-    RUN(test_gzip_truncated_everywhere);
-    RUN(test_crc_and_length_trailer);
-    RUN(test_corrupt_deflate_data);
-    RUN(test_trailing_bytes);
+    for (int e = 0; e < 2; e++) {
+        engine = e ? DECODER_GZIP_ISAL : DECODER_GZIP_ZLIB;
+        if (e && !decoder_gzip_engine_built_in(engine)) {
+            printf("SKIP gzip tests under ISA-L: not built in\n");
+            break;
+        }
+        printf("# gzip engine: %s\n", e ? "isa-l" : "zlib");
+        RUN(test_gzip_random_and_compressible);
+        RUN(test_gzip_big_output_from_small_input);
+        RUN(test_gzip_multi_member);
+        RUN(test_gzip_every_split_small);
+        RUN(test_gzip_truncated_everywhere);
+        RUN(test_crc_and_length_trailer);
+        RUN(test_corrupt_deflate_data);
+        RUN(test_trailing_bytes);
+    }
+    engine = DECODER_GZIP_DEFAULT;
+    RUN(test_engines_agree_on_fixtures);
+    RUN(test_engines_agree_truncated_and_corrupted);
     RUN(test_every_backend_decodes);
     RUN(test_every_backend_every_split);
     RUN(test_every_backend_truncated_everywhere);
@@ -1252,6 +1498,7 @@ int main(void)
     RUN(test_every_backend_trailing_garbage);
     RUN(test_every_backend_concatenated);
     RUN(test_every_backend_downstream_error);
+    RUN(test_every_backend_into_lent_windows);
     RUN(test_xz_limits_and_padding);
     RUN(test_zstd_window_limit);
     RUN(test_skippable_frame_first);

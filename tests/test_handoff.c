@@ -147,8 +147,82 @@ static void test_free_while_running(void)
     free(in);
 }
 
+/* Windows written in place, mixed with copied pushes of odd sizes: the
+ * writer sees the exact stream, windows are never under 16 KiB, and only
+ * the in-place bytes are counted as such. */
+static void test_windows_in_place(void)
+{
+    size_t total = 3 * 1024 * 1024 + 77;
+    uint8_t *in = pattern(total);
+    struct collector c = {malloc(total), 0, total, 0, 0, NULL};
+    struct rz_error err;
+    struct handoff *h;
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new(&h, collect, &c, &err), 0);
+    c.err = handoff_err(h);
+    size_t off = 0, copied = 0, small = 0;
+    static const size_t sizes[] = {1, 4000, 70000, 16383, 300000, 5};
+    for (int i = 0; off < total; i++) {
+        size_t want = sizes[i % 6];
+        if (want > total - off)
+            want = total - off;
+        if (i % 3 == 2) {                     /* a copied push */
+            CHECK_EQ_INT(handoff_push(h, in + off, want), 0);
+            copied += want;
+            off += want;
+            continue;
+        }
+        uint8_t *w;
+        size_t cap;
+        CHECK_EQ_INT(handoff_window(h, &w, &cap), 0);
+        if (cap < 16 * 1024)
+            small++;
+        size_t n = want < cap ? want : cap;
+        memcpy(w, in + off, n);
+        CHECK_EQ_INT(handoff_push(h, w, n), 0);
+        off += n;
+    }
+    CHECK_EQ_INT(small, 0);
+    CHECK_EQ_INT(handoff_finish(h), 0);
+    CHECK_EQ_INT(c.len, total);
+    CHECK(memcmp(c.buf, in, total) == 0);
+    CHECK_EQ_INT(handoff_in_place(h), total - copied);
+    CHECK(handoff_in_place(h) > 0);
+    handoff_free(h);
+    free(c.buf);
+    free(in);
+}
+
+/* A failed writer makes handoff_window fail with the writer's error. */
+static void test_window_after_failure(void)
+{
+    size_t total = 8 * 1024 * 1024;
+    struct collector c = {malloc(total), 0, total, 300000, 0, NULL};
+    struct rz_error err;
+    struct handoff *h;
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new(&h, collect, &c, &err), 0);
+    c.err = handoff_err(h);
+    int rc = 0;
+    for (int i = 0; i < 64 && rc == 0; i++) {
+        uint8_t *w;
+        size_t cap;
+        rc = handoff_window(h, &w, &cap);
+        if (rc == 0) {
+            memset(w, 'x', cap);
+            rc = handoff_push(h, w, cap);
+        }
+    }
+    CHECK_EQ_INT(rc, -1);
+    CHECK_EQ_INT(err.code, RZ_E_POL_DOTDOT);
+    handoff_free(h);
+    free(c.buf);
+}
+
 int main(void)
 {
+    RUN(test_windows_in_place);
+    RUN(test_window_after_failure);
     RUN(test_order_and_content);
     RUN(test_empty_stream);
     RUN(test_downstream_failure_reaches_producer);

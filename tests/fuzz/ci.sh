@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
-targets="fuzz_tar_parser fuzz_decoder_parser fuzz_pipeline"
+targets="fuzz_tar_parser fuzz_decoder_parser fuzz_pipeline fuzz_decoders fuzz_gzip_engines"
 
 python3 configure.py --fuzz
 ninja -f build-fuzz/build.ninja

@@ -1,5 +1,5 @@
 /*
- * fuzz_decoder_parser: bytes -> decoder (gzip or identity) -> tar_parser ->
+ * fuzz_decoder_parser: bytes -> decoder (any backend) -> tar_parser ->
  * the checking null sink of fuzz_common.c.
  *
  * Each input runs whole, split in two (point from byte 0), and one byte at
@@ -82,7 +82,11 @@ static bool decoder_error(enum rz_code c)
 {
     return c == RZ_E_DECODE_DATA || c == RZ_E_DECODE_TRUNCATED
            || c == RZ_E_DECODE_TRAILING || c == RZ_E_DECODE_UNSUPPORTED
-           || c == RZ_E_GZIP_CRC || c == RZ_E_NOMEM;
+           || c == RZ_E_GZIP_CRC || c == RZ_E_NOMEM
+           || c == RZ_E_DECODE_NOT_BUILT || c == RZ_E_DECODE_EMPTY
+           || c == RZ_E_DECODE_HTML || c == RZ_E_DECODE_ZIP
+           || c == RZ_E_DECODE_UNKNOWN || c == RZ_E_DECODE_WINDOW
+           || c == RZ_E_DECODE_MEMLIMIT || c == RZ_E_DECODE_CHECK;
 }
 
 static void compare(const struct run *a, const struct run *b)

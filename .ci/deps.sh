@@ -12,6 +12,10 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     curl openssl nginx-light libarchive-tools tar gzip time >/dev/null
 # tests/test_progress.py reads the progress bar back from a real terminal
 $SUDO apt-get install -y -qq --no-install-recommends tmux >/dev/null
+# The conformance corpus (tests/test_conformance.py) and tools/tarfuzz:
+# every compressor, and Debian's own python3 for tarfile as an oracle.
+$SUDO apt-get install -y -qq --no-install-recommends \
+    xz-utils zstd bzip2 lz4 ncompress binutils python3 >/dev/null
 # Decoder libraries (configure.py finds each; a missing one is "not built in")
 # and the real compressors the decoder tests make their inputs with.
 $SUDO apt-get install -y -qq --no-install-recommends \

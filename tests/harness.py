@@ -66,8 +66,12 @@ def snapshot(root):
     return entries
 
 
-def assert_same_tree(got_root, want_root, what=''):
+def assert_same_tree(got_root, want_root, what='', ignore_mtime=()):
     got, want = snapshot(got_root), snapshot(want_root)
+    for k in ignore_mtime:
+        for snap in (got, want):
+            if k in snap:
+                snap[k].pop('mtime', None)
     problems = []
     for k in sorted(set(got) | set(want)):
         if k not in got:

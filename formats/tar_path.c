@@ -143,3 +143,18 @@ bool tar_link_escapes(const char *link_path, size_t link_path_len,
     }
     return false;
 }
+
+enum rz_code tar_link_target_check(const char *target, size_t target_len)
+{
+    const char *c;
+    size_t n, pos = 0;
+
+    if (target_len == 0)
+        return RZ_E_POL_EMPTY_NAME;
+    if (target_len > TAR_PATH_MAX)
+        return RZ_E_POL_NAME_TOO_LONG;
+    while (next_component(target, target_len, &pos, &c, &n))
+        if (n > TAR_NAME_MAX)
+            return RZ_E_POL_NAME_TOO_LONG;
+    return RZ_E_OK;
+}

@@ -31,6 +31,13 @@
  * target does not escape.  It
  * does not know about other symlinks; the sink checks chains against the
  * real tree.
+ *
+ * tar_link_target_check applies rule 5's shape limits to a symlink target,
+ * which the kernel would otherwise refuse with an I/O error: RZ_E_OK, or
+ * RZ_E_POL_EMPTY_NAME for an empty target (symlink(2) says ENOENT), or
+ * RZ_E_POL_NAME_TOO_LONG for a target over 4096 bytes or with a component
+ * over 255 bytes (a target that could never resolve; every lookup through it
+ * fails with ENAMETOOLONG).  A NUL is the caller's check.
  */
 #ifndef RZ_TAR_PATH_H
 #define RZ_TAR_PATH_H
@@ -53,5 +60,7 @@ int tar_path_normalize(const char *in, size_t len, unsigned strip,
 
 bool tar_link_escapes(const char *link_path, size_t link_path_len,
                       const char *target, size_t target_len);
+
+enum rz_code tar_link_target_check(const char *target, size_t target_len);
 
 #endif

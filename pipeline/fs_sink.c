@@ -392,14 +392,22 @@ static int begin_symlink(struct fs_sink *s, int pfd, const char *name)
     return record_link(s, s->path);
 }
 
-/* Refuses a target with a NUL, or one that leaves the root lexically. */
+/* Refuses a target with a NUL, of an impossible shape, or one that leaves
+ * the root lexically. */
 static int check_symlink(struct fs_sink *s)
 {
     const struct tar_entry *e = s->cur;
     char esc[256];
 
+    enum rz_code shape;
+
     if (memchr(e->linkpath, '\0', e->linkpath_len) != NULL)
         return fs_fail(s, RZ_E_POL_NUL_NAME, 0, NULL, "in the link target");
+    if ((shape = tar_link_target_check(e->linkpath, e->linkpath_len)))
+        return fs_fail(s, shape, 0, NULL, "%s", shape == RZ_E_POL_EMPTY_NAME
+                       ? "the link target is empty"
+                       : "in the link target (over 4096 bytes, or a "
+                         "component over 255)");
     if ((s->o.flags & FS_SINK_ALLOW_OUTSIDE_LINKS) ||
         !tar_link_escapes(s->path, s->path_len, e->linkpath, e->linkpath_len))
         return 0;

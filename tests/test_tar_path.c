@@ -249,6 +249,31 @@ static void test_link_escapes(void)
     CHECK(ESC("d/l", "../../d/x"));
 }
 
+#define TGT(target) tar_link_target_check(target, strlen(target))
+
+static void test_link_target_shape(void)
+{
+    char big[TAR_PATH_MAX + 2];
+    CHECK_EQ_INT(TGT("x"), RZ_E_OK);
+    CHECK_EQ_INT(TGT("../a/b"), RZ_E_OK);
+    CHECK_EQ_INT(TGT(""), RZ_E_POL_EMPTY_NAME);
+    memset(big, 'q', 255);
+    big[255] = '\0';
+    CHECK_EQ_INT(TGT(big), RZ_E_OK);            /* 255: the largest name */
+    big[255] = 'q';
+    big[256] = '\0';
+    CHECK_EQ_INT(TGT(big), RZ_E_POL_NAME_TOO_LONG);
+    big[100] = '/';                               /* two short components */
+    CHECK_EQ_INT(TGT(big), RZ_E_OK);
+    for (size_t i = 0; i <= TAR_PATH_MAX; i++)
+        big[i] = i % 100 == 99 ? '/' : 'q';
+    big[TAR_PATH_MAX] = '\0';
+    CHECK_EQ_INT(TGT(big), RZ_E_OK);            /* 4096 bytes */
+    big[TAR_PATH_MAX] = 'q';
+    big[TAR_PATH_MAX + 1] = '\0';
+    CHECK_EQ_INT(TGT(big), RZ_E_POL_NAME_TOO_LONG);
+}
+
 int main(void)
 {
     RUN(test_plain);
@@ -262,5 +287,6 @@ int main(void)
     RUN(test_depth);
     RUN(test_small_buffer);
     RUN(test_link_escapes);
+    RUN(test_link_target_shape);
     return check_summary();
 }

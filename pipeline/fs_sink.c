@@ -199,6 +199,28 @@ static int lookup_fail(struct fs_sink *s, int e, const char *what)
  * Creates the missing directories of scratch (a parent path) one component
  * at a time; each one we create is recorded to get mode 0755 at the end.
  */
+/*
+ * An earlier entry of this run left a regular file (or FIFO, device) where
+ * a later entry needs a parent directory ("a", then "a/b"): the directory
+ * replaces it, as a directory entry would, and as GNU tar, bsdtar and
+ * Python do.  A symlink stays (never followed, never silently replaced:
+ * the lookup then refuses the entry as an escape).  0 if there is now a
+ * directory to make, 1 if the name is something to leave alone, -1 on error.
+ */
+static int replace_file_parent(struct fs_sink *s, int fd, const char *name)
+{
+    struct stat st;
+    if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : io_fail(s, RZ_E_IO_CREATE, errno,
+                                             "fstatat");
+    if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))
+        return 1;
+    if (unlinkat(fd, name, 0) < 0)
+        return io_fail(s, RZ_E_IO_CREATE, errno,
+                       "removing an earlier entry in the way of a directory");
+    return 0;
+}
+
 static int make_parents(struct fs_sink *s, size_t len)
 {
     char *p = s->scratch;
@@ -207,10 +229,21 @@ static int make_parents(struct fs_sink *s, size_t len)
 
     while (i < len) {
         size_t end = i;
+        int made;
         while (end < len && p[end] != '/')
             end++;
         p[end] = '\0';
-        if (mkdirat(fd, p + i, 0700) == 0) {
+        made = mkdirat(fd, p + i, 0700);
+        if (made < 0 && errno == EEXIST) {
+            int r = replace_file_parent(s, fd, p + i);
+            if (r < 0)
+                goto fail;
+            if (r == 0)
+                made = mkdirat(fd, p + i, 0700);
+            else
+                errno = EEXIST;
+        }
+        if (made == 0) {
             if (record_dir(s, p, 0755, 0, 0, false) < 0)
                 goto fail;
         } else if (errno != EEXIST) {
@@ -243,7 +276,7 @@ static int open_dir(struct fs_sink *s, const char *path, size_t len,
     memcpy(s->scratch, path, len);
     s->scratch[len] = '\0';
     int fd = fs_open_beneath(s->resolver, s->stagefd, s->scratch, O_PATH | O_DIRECTORY);
-    if (fd < 0 && errno == ENOENT && create)
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR) && create)
         return make_parents(s, len);
     if (fd < 0)
         return lookup_fail(s, errno, "opening the parent directory");

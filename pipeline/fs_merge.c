@@ -187,14 +187,10 @@ static int lookup_merged(struct fs_sink *s, struct walk *w, const char *name,
 /* Replaces the resolved part of rest with a link's target. */
 static int splice_target(struct walk *w)
 {
-    size_t tlen = strlen(w->target), left = strlen(w->rest + w->pos);
-    char *r = malloc(tlen + 1 + left + 1);
+    char *r = fs_tree_splice(w->target, w->rest + w->pos);
 
     if (!r)
         return -1;
-    memcpy(r, w->target, tlen);
-    r[tlen] = '/';
-    memcpy(r + tlen + 1, w->rest + w->pos, left + 1);
     free(w->rest);
     w->rest = r;
     w->pos = 0;

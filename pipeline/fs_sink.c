@@ -692,6 +692,18 @@ static int write_all(struct fs_sink *s, const uint8_t *buf, size_t len)
     return 0;
 }
 
+/* --max-file-size and --max-size against `len` more bytes of this file. */
+static int check_limits(struct fs_sink *s, uint64_t len)
+{
+    if (s->o.max_file_size && len > s->o.max_file_size - s->file_written)
+        return fs_fail(s, RZ_E_LIMIT_FILE_SIZE, 0, NULL, "over %llu bytes",
+                       (unsigned long long)s->o.max_file_size);
+    if (s->o.max_size && len > s->o.max_size - s->bytes)
+        return fs_fail(s, RZ_E_LIMIT_SIZE, 0, NULL, "over %llu bytes",
+                       (unsigned long long)s->o.max_size);
+    return 0;
+}
+
 static int sink_data(void *ctx, const uint8_t *buf, size_t len)
 {
     struct fs_sink *s = ctx;
@@ -700,12 +712,8 @@ static int sink_data(void *ctx, const uint8_t *buf, size_t len)
         return -1;
     if (s->file_fd < 0)
         return 0;
-    if (s->o.max_file_size && len > s->o.max_file_size - s->file_written)
-        return fs_fail(s, RZ_E_LIMIT_FILE_SIZE, 0, NULL, "over %llu bytes",
-                       (unsigned long long)s->o.max_file_size);
-    if (s->o.max_size && len > s->o.max_size - s->bytes)
-        return fs_fail(s, RZ_E_LIMIT_SIZE, 0, NULL, "over %llu bytes",
-                       (unsigned long long)s->o.max_size);
+    if (check_limits(s, len) < 0)
+        return -1;
     return write_all(s, buf, len);
 }
 
@@ -720,12 +728,8 @@ static int sink_hole(void *ctx, uint64_t len)
         return -1;
     if (s->file_fd < 0)
         return 0;
-    if (s->o.max_file_size && len > s->o.max_file_size - s->file_written)
-        return fs_fail(s, RZ_E_LIMIT_FILE_SIZE, 0, NULL, "over %llu bytes",
-                       (unsigned long long)s->o.max_file_size);
-    if (s->o.max_size && len > s->o.max_size - s->bytes)
-        return fs_fail(s, RZ_E_LIMIT_SIZE, 0, NULL, "over %llu bytes",
-                       (unsigned long long)s->o.max_size);
+    if (check_limits(s, len) < 0)
+        return -1;
     if (len > (uint64_t)INT64_MAX - s->file_written)
         return io_fail(s, RZ_E_IO_WRITE, EFBIG, "making a hole");
     end = lseek(s->file_fd, (off_t)len, SEEK_CUR);

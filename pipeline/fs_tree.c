@@ -27,17 +27,26 @@ struct res {
     char target[TAR_PATH_MAX + 1];
 };
 
-/* rest := target + "/" + rest[pos..] */
-static int splice_rest(struct res *r)
+char *fs_tree_splice(const char *target, const char *rest)
 {
-    size_t tlen = strlen(r->target), left = strlen(r->rest + r->pos);
+    size_t tlen = strlen(target), left = strlen(rest);
     char *n = malloc(tlen + 1 + left + 1);
 
     if (!n)
-        return -1;
-    memcpy(n, r->target, tlen);
+        return NULL;
+    memcpy(n, target, tlen);
     n[tlen] = '/';
-    memcpy(n + tlen + 1, r->rest + r->pos, left + 1);
+    memcpy(n + tlen + 1, rest, left + 1);
+    return n;
+}
+
+/* rest := target + "/" + rest[pos..] */
+static int splice_rest(struct res *r)
+{
+    char *n = fs_tree_splice(r->target, r->rest + r->pos);
+
+    if (!n)
+        return -1;
     free(r->rest);
     r->rest = n;
     r->pos = 0;

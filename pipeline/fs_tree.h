@@ -43,6 +43,10 @@ enum fs_res {
     FS_RES_NOTDIR,   /* missing, not a directory, a loop, or too long */
 };
 
+/* A new string "target/rest" (malloc'd; NULL when out of memory): the rest
+ * of a path to walk once a symlink's target replaces what was resolved. */
+char *fs_tree_splice(const char *target, const char *rest);
+
 /*
  * Resolves `target`, a link found in directory `dir` (relative to the
  * root, "" for the root itself).  `out` receives the directory's path

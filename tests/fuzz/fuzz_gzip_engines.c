@@ -4,8 +4,11 @@
  * in two (point from byte 0).  The engines must agree: both succeed with
  * identical output, or both fail; when neither calls the deflate data
  * corrupt, with the same error code, offset, detail and output before it
- * (the framing's errors: header, CRC-32, ISIZE, trailing data, truncation).  Inputs that are not gzip are fine too: both runs then
- * take the same non-gzip path.
+ * (the framing's errors: header, CRC-32, ISIZE, trailing data, truncation).
+ * Inputs that are not gzip are fine too: both runs then take the same
+ * non-gzip path, and must agree on everything but the error offset, which
+ * for a library that buffers a few bytes inside (libzstd, liblzma...)
+ * depends on where the input was split (decoder.h says so).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@ struct run {
     struct rz_error err;
     uint64_t out_hash, out_bytes;
     int rc;
+    const char *format;     /* decoder_name() at the end */
 };
 
 static int sink(void *ctx, const uint8_t *buf, size_t len)
@@ -51,6 +55,7 @@ static void run(struct run *r, const uint8_t *data, size_t size, size_t cut,
     if (rc == 0)
         rc = decoder_finish(&d);
     r->rc = rc;
+    r->format = decoder_name(&d);
     decoder_free(&d);
 }
 
@@ -64,8 +69,16 @@ static void compare(const struct run *z, const struct run *i)
     if (z->err.code == RZ_E_DECODE_DATA || i->err.code == RZ_E_DECODE_DATA)
         return;
     FUZZ_CHECK(z->err.code == i->err.code);
-    FUZZ_CHECK(z->err.offset == i->err.offset);
+    FUZZ_CHECK(strcmp(z->format, i->format) == 0);
+    if (strcmp(z->format, "gzip") == 0)
+        FUZZ_CHECK(z->err.offset == i->err.offset);
     FUZZ_CHECK(strcmp(z->err.detail, i->err.detail) == 0);
+    /* A stream cut inside its deflate data: the engines hold back different
+     * amounts of decoded output while they wait for more input (ISA-L
+     * flushes less eagerly than zlib), so only the verdict is compared.
+     * Nothing is published after a failure; on success everything is. */
+    if (z->err.code == RZ_E_DECODE_TRUNCATED)
+        return;
     FUZZ_CHECK(z->out_bytes == i->out_bytes);
     FUZZ_CHECK(z->out_hash == i->out_hash);
 }

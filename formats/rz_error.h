@@ -137,6 +137,8 @@ enum rz_exit {
       "the archive is hostile or broken")                                     \
     X(POL_NONDIR_OVER_DIR, POLICY, "refusing to replace a directory with a non-directory", \
       "remove the directory first, or extract elsewhere")                     \
+    X(POL_PARENT_NOT_DIR, POLICY, "an earlier entry that is not a directory stands where this entry needs its parent directory", \
+      "tar readers disagree on such an archive (a listing shows a file, an extraction a directory); fix the archive") \
     X(POL_UNKNOWN_TYPE, POLICY, "unsupported entry type",                     \
       "the archive uses a tar feature rzup-extract does not extract")         \
     X(POL_DEST_SYMLINK, POLICY, "the destination has a symlink where the archive has a directory", \

@@ -201,24 +201,23 @@ static int lookup_fail(struct fs_sink *s, int e, const char *what)
  */
 /*
  * An earlier entry of this run left a regular file (or FIFO, device) where
- * a later entry needs a parent directory ("a", then "a/b"): the directory
- * replaces it, as a directory entry would, and as GNU tar, bsdtar and
- * Python do.  A symlink stays (never followed, never silently replaced:
- * the lookup then refuses the entry as an escape).  0 if there is now a
- * directory to make, 1 if the name is something to leave alone, -1 on error.
+ * a later entry needs a parent directory ("a", then "a/b").  GNU tar
+ * replaces the file with a directory, while every reader's listing shows
+ * the file: two views of one archive, so it is refused (POLICY.md, "two
+ * readers must never see different entries").  A symlink there is left to
+ * the lookup, which refuses the entry as an escape.  Returns 1 (leave the
+ * name alone) or -1 with the error filled.
  */
-static int replace_file_parent(struct fs_sink *s, int fd, const char *name)
+static int refuse_file_parent(struct fs_sink *s, int fd, const char *name)
 {
     struct stat st;
+    char esc[256];
     if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : io_fail(s, RZ_E_IO_CREATE, errno,
-                                             "fstatat");
+        return io_fail(s, RZ_E_IO_CREATE, errno, "fstatat");
     if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))
         return 1;
-    if (unlinkat(fd, name, 0) < 0)
-        return io_fail(s, RZ_E_IO_CREATE, errno,
-                       "removing an earlier entry in the way of a directory");
-    return 0;
+    rz_escape(s->scratch, strlen(s->scratch), esc, sizeof esc);
+    return fs_fail(s, RZ_E_POL_PARENT_NOT_DIR, 0, NULL, "%s", esc);
 }
 
 static int make_parents(struct fs_sink *s, size_t len)
@@ -235,13 +234,9 @@ static int make_parents(struct fs_sink *s, size_t len)
         p[end] = '\0';
         made = mkdirat(fd, p + i, 0700);
         if (made < 0 && errno == EEXIST) {
-            int r = replace_file_parent(s, fd, p + i);
-            if (r < 0)
+            if (refuse_file_parent(s, fd, p + i) < 0)
                 goto fail;
-            if (r == 0)
-                made = mkdirat(fd, p + i, 0700);
-            else
-                errno = EEXIST;
+            errno = EEXIST;
         }
         if (made == 0) {
             if (record_dir(s, p, 0755, 0, 0, false) < 0)

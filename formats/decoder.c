@@ -88,6 +88,21 @@ const char *decoder_name(const struct decoder *d)
     return kind_name(d->kind);
 }
 
+bool decoder_end_checked(const struct decoder *d)
+{
+    switch (d->kind) {
+    case DECODER_GZIP:
+    case DECODER_XZ:
+    case DECODER_ZSTD:
+    case DECODER_BZIP2:
+    case DECODER_LZ4:
+    case DECODER_LZMA:
+        return true;
+    default:
+        return false;
+    }
+}
+
 int dec_fail(struct decoder *d, enum rz_code code, const char *fmt, ...)
 {
     char detail[RZ_ERROR_DETAIL_MAX];

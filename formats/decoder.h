@@ -151,6 +151,15 @@ void decoder_free(struct decoder *d);
  * (identity), "rejected", or "unknown" while still detecting. */
 const char *decoder_name(const struct decoder *d);
 
+/*
+ * After a successful decoder_finish: whether the stream ended at a checked
+ * end of its format (gzip's CRC and length, xz's index and footer, bzip2's
+ * stream CRC, zstd's and lz4's last-block marks, lzma-alone's size or end
+ * marker), which proves the data complete.  False for identity and for
+ * compress (.Z), which has no trailer and can be cut anywhere.
+ */
+bool decoder_end_checked(const struct decoder *d);
+
 /* Whether this build reads `kind` (false for a library configure.py did
  * not find). */
 bool decoder_built_in(enum decoder_kind kind);

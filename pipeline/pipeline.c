@@ -329,22 +329,6 @@ static int run_source(struct pipeline *r)
     return rc;
 }
 
-/*
- * Formats whose decoder ends only at a checked end of stream (gzip's CRC
- * and length, xz's index and footer, bzip2's stream CRC, zstd's and lz4's
- * last-block marks, lzma-alone's size or end marker).  compress (.Z) has
- * no trailer: its stream can be cut anywhere, so it proves nothing.
- */
-static bool trailer_proves_end(const char *format)
-{
-    static const char *const proven[] = {"gzip", "xz", "zstd", "bzip2",
-                                         "lz4", "lzma"};
-    for (size_t i = 0; i < sizeof proven / sizeof *proven; i++)
-        if (strcmp(format, proven[i]) == 0)
-            return true;
-    return false;
-}
-
 static int finish(struct pipeline *r)
 {
     if (check_stop(r) < 0)
@@ -358,7 +342,7 @@ static int finish(struct pipeline *r)
      * compressed stream whose trailer the decoder checked, or a download
      * of all its Content-Length, proves the tar complete without its
      * end-of-archive blocks. */
-    if (trailer_proves_end(decoder_name(&r->dec)) || r->length_verified)
+    if (decoder_end_checked(&r->dec) || r->length_verified)
         tar_parser_input_complete(&r->tar);
     if (tar_parser_finish(&r->tar) < 0)
         return -1;

@@ -30,6 +30,19 @@ const char *tar_number_field(const uint8_t *f, size_t n, bool negative_ok,
     size_t i = 0;
     if (f[0] & 0x80)
         return base256(f, n, negative_ok, out);
+    if (f[0] == '\0') {
+        /* GNU tar skips one leading NUL and reads the digits after it,
+         * Python and bsdtar stop there and read 0: the same only when
+         * every digit is 0 ("\0000000\0", written by producers that
+         * let the previous field overflow) */
+        for (i = 1; i < n && f[i] == '0'; i++)
+            ;
+        for (; i < n; i++)
+            if (f[i] != ' ' && f[i] != '\0')
+                return "is not an octal number (digits after a leading NUL)";
+        *out = 0;
+        return NULL;
+    }
     while (i < n && f[i] == ' ')
         i++;
     for (; i < n && f[i] >= '0' && f[i] <= '7'; i++) {

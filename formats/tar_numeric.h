@@ -18,7 +18,8 @@
  *   - octal: optional leading spaces, octal digits (the whole field may be
  *     digits, with no terminator), then only spaces and NULs; a field of
  *     only spaces and NULs reads as 0.  A leading NUL before digits is
- *     refused (GNU tar skips it, Python and bsdtar read 0), and so is any
+ *     refused (GNU tar skips it, Python and bsdtar read 0) unless every
+ *     digit after it is 0 (then all read 0), and so is any
  *     byte other than space or NUL after the digits (Python refuses "12 3",
  *     bsdtar "12\0x").
  *   - GNU base-256 when the top bit of the first byte is set: a big-endian

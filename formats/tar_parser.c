@@ -47,6 +47,12 @@ enum {
     PAX_GNAME = 1u << 7,
     X_EXTRA = 1u << 15,     /* tar_parser.x_keys: GNU.sparse, xattr keys */
 };
+#define PAX_KNOWN (PAX_SIZE | PAX_MTIME | PAX_UID | PAX_GID | PAX_PATH \
+                   | PAX_LINKPATH | PAX_UNAME | PAX_GNAME)
+/* Global keys checked entry by entry (README "Ambiguity"): GNU tar and
+ * Python apply them where the entry's own pax header does not set the key,
+ * bsdtar ignores them; harmless where the value is the entry's anyway. */
+#define GLOB_CHECKED (PAX_MTIME | PAX_UID | PAX_GID | PAX_UNAME | PAX_GNAME)
 
 /* tar_parser.sp_keys bits: GNU.sparse.* records seen for this entry */
 enum {
@@ -407,6 +413,12 @@ static int global_ambiguous(struct tar_parser *p, unsigned bit,
         p->glob_link_offset = p->ext_offset;
         return 0;
     }
+    if (bit & GLOB_CHECKED) {
+        /* checked at each entry (entry_ambiguity); an empty value too,
+         * which Python reads as 0 or "" and GNU tar refuses */
+        p->glob_keys |= bit;
+        return 0;
+    }
     if (vlen == 0 || bit == 0)
         return 0;   /* a deletion, or a key nobody applies (comment) */
     /* bsdtar ignores global headers altogether, GNU tar and Python apply
@@ -444,6 +456,12 @@ static int pax_apply(struct tar_parser *p, struct tar_pax *a, bool global,
     }
     if (bit == 0)
         return 0;   /* unknown keys are ignored, as POSIX asks */
+    if (vlen == 0 && (bit & (PAX_SIZE | PAX_MTIME | PAX_UID | PAX_GID)))
+        /* POSIX deletes the field, as bsdtar does, but Python reads 0
+         * (a size of 0 moves the next header) and GNU tar refuses it */
+        return pax_bad_value(p, key, klen, val, vlen,
+                             "a number (an empty value: Python reads 0, GNU"
+                             " tar refuses it)");
     if (vlen == 0) {
         a->have &= ~bit;
         return 0;
@@ -653,29 +671,81 @@ static int entry_numbers(struct tar_parser *p)
     return 0;
 }
 
-/* Precedence for each attribute: this entry's pax, global pax, header. */
+/*
+ * Each attribute from this entry's (last) pax header, else the header: the
+ * reading of GNU tar, bsdtar and Go.  Global values are not applied:
+ * entry_ambiguity refuses the entry unless they equal what this gives
+ * (bsdtar ignores global headers, GNU tar and Python apply them).
+ */
 static void entry_overrides(struct tar_parser *p)
 {
     struct tar_entry *e = &p->entry;
-    const struct tar_pax *x = &p->pax, *g = &p->glob;
-    const struct tar_pax *t = (x->have & PAX_MTIME) ? x
-                              : (g->have & PAX_MTIME) ? g : NULL;
-    if (t) {
-        e->mtime = t->mtime;
-        e->mtime_nsec = t->mtime_nsec;
+    const struct tar_pax *x = &p->pax;
+    if (x->have & PAX_MTIME) {
+        e->mtime = x->mtime;
+        e->mtime_nsec = x->mtime_nsec;
     }
     if (x->have & PAX_SIZE)
         e->size = x->size;
-    e->uid = (x->have & PAX_UID) ? x->uid : (g->have & PAX_UID) ? g->uid : e->uid;
-    e->gid = (x->have & PAX_GID) ? x->gid : (g->have & PAX_GID) ? g->gid : e->gid;
+    if (x->have & PAX_UID)
+        e->uid = x->uid;
+    if (x->have & PAX_GID)
+        e->gid = x->gid;
     if (x->have & PAX_UNAME)
         e->uname = x->uname.s;
-    else if (g->have & PAX_UNAME)
-        e->uname = g->uname.s;
     if (x->have & PAX_GNAME)
         e->gname = x->gname.s;
-    else if (g->have & PAX_GNAME)
-        e->gname = g->gname.s;
+}
+
+static bool text_is(const struct tar_text *t, const char *s, size_t n)
+{
+    return t->len == n && memcmp(t->s, s, n) == 0;
+}
+
+/*
+ * The PAX_* bits among `bits` whose value in `a` differs from the entry's
+ * reading (a bit `a` lacks counts as differing: the key was deleted).
+ */
+static unsigned pax_differs(const struct tar_pax *a, const struct tar_entry *e,
+                            unsigned bits)
+{
+    unsigned d;
+    if (e->type != TAR_SYMLINK && e->type != TAR_HARDLINK)
+        bits &= ~(unsigned)PAX_LINKPATH;    /* nobody reads it there */
+    d = bits & ~a->have;
+    if ((bits & a->have & PAX_PATH) && !text_is(&a->path, e->path, e->path_len))
+        d |= PAX_PATH;
+    if ((bits & a->have & PAX_LINKPATH)
+        && !text_is(&a->linkpath, e->linkpath, e->linkpath_len))
+        d |= PAX_LINKPATH;
+    if ((bits & a->have & PAX_SIZE) && a->size != e->size)
+        d |= PAX_SIZE;
+    if ((bits & a->have & PAX_MTIME)
+        && (a->mtime != e->mtime || a->mtime_nsec != e->mtime_nsec))
+        d |= PAX_MTIME;
+    if ((bits & a->have & PAX_UID) && a->uid != e->uid)
+        d |= PAX_UID;
+    if ((bits & a->have & PAX_GID) && a->gid != e->gid)
+        d |= PAX_GID;
+    if ((bits & a->have & PAX_UNAME) && strcmp(a->uname.s, e->uname) != 0)
+        d |= PAX_UNAME;
+    if ((bits & a->have & PAX_GNAME) && strcmp(a->gname.s, e->gname) != 0)
+        d |= PAX_GNAME;
+    return d;
+}
+
+static const char *pax_bit_name(unsigned bit)
+{
+    switch (bit) {
+    case PAX_SIZE: return "size";
+    case PAX_MTIME: return "mtime";
+    case PAX_UID: return "uid";
+    case PAX_GID: return "gid";
+    case PAX_PATH: return "path";
+    case PAX_LINKPATH: return "linkpath";
+    case PAX_UNAME: return "uname";
+    default: return "gname";
+    }
 }
 
 static bool ends_in_slash(const char *s, size_t n)
@@ -705,6 +775,16 @@ static bool header_only(enum tar_type t)
            || t == TAR_BLK || t == TAR_DIR || t == TAR_FIFO;
 }
 
+/* GNU.sparse.name equals the name the entry has without it. */
+static bool sparse_name_is_moot(const struct tar_parser *p)
+{
+    if (p->pax.have & PAX_PATH)
+        return same_text(&p->sp_name, &p->pax.path);
+    if (p->have_long_name)
+        return same_text(&p->sp_name, &p->long_name);
+    return text_is(&p->sp_name, p->name_buf, strlen(p->name_buf));
+}
+
 /*
  * The cases where mature readers split (README "Ambiguity").  Runs once
  * the entry's names and numbers are known, before anything is delivered.
@@ -716,6 +796,30 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
     const struct tar_pax *x = &p->pax;
     const uint8_t *b = p->block;
     uint64_t off = p->hdr_offset;
+    bool is_link = e->type == TAR_SYMLINK || e->type == TAR_HARDLINK;
+    /* several 'x' headers: Python applies the earlier ones over the last,
+     * the others read only the last (which `e` now holds): fine when every
+     * key an earlier one sets has the value the entry has anyway */
+    if (p->have_early
+        && (p->sp_keys || pax_differs(&p->pax_early, e, p->pax_early.have))) {
+        char more[96];
+        snprintf(more, sizeof more, " (at byte %" PRIu64 " and byte %" PRIu64
+                 ")", p->early_offset, p->x_offset);
+        return ambiguous(p, p->x_offset, e->path, e->path_len,
+                         "two pax extended headers in a row", more);
+    }
+    /* a global value GNU tar and Python apply and bsdtar ignores: fine
+     * when the entry's own pax header sets the key (all take that) or the
+     * entry has that value anyway */
+    {
+        unsigned d = pax_differs(&p->glob, e, p->glob_keys & ~x->have);
+        if (d) {
+            char what[64];
+            snprintf(what, sizeof what, "global header sets %s",
+                     pax_bit_name(d & -d));
+            return ambiguous(p, off, e->path, e->path_len, what, NULL);
+        }
+    }
     /* a pax header before the long name wins for every reader; after it,
      * bsdtar and Python keep the long name, GNU tar takes pax (path or
      * GNU.sparse.name alike) */
@@ -733,7 +837,12 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
         && !same_text(&x->path, &p->sp_name))
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU.sparse.name and pax path disagree", NULL);
-    if (p->have_long_link && (x->have & PAX_LINKPATH)
+    /* link targets matter to links only: GNU tar and Python ignore them
+     * on other entries (and bsdtar lists the same plain file) */
+    if (is_link && p->long_link_split)
+        return ambiguous(p, p->long_link_split_offset, e->path, e->path_len,
+                         "two GNU long link names in a row", NULL);
+    if (is_link && p->have_long_link && (x->have & PAX_LINKPATH)
         && p->x_offset > p->long_link_offset
         && (x->linkpath.len != p->long_link.len
             || memcmp(x->linkpath.s, p->long_link.s, x->linkpath.len) != 0))
@@ -743,6 +852,7 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
      * bsdtar only with "ustar\0" (old GNU keeps atime there; sparse
      * headers their map, which Python knows) */
     if (fmt != FMT_USTAR && b[H_PREFIX] != 0 && tf != 'S'
+        && e->path == p->name_buf   /* a long or pax name replaces it */
         && !only_slashes(b + H_PREFIX, 155))
         return ambiguous(p, off, e->path, e->path_len,
                          "ustar magic with a bad version and a prefix",
@@ -758,11 +868,26 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
     if (p->acl_pending && (e->type != TAR_REG || p->acl_name.len != e->path_len
                            || memcmp(p->acl_name.s, e->path, e->path_len)))
         return acl_ambiguous(p, p->acl_offset);
-    /* a real size means nothing to a non-regular entry: all ignore it */
-    if ((p->sp_keys & ~(unsigned)(SP_IGNORED | SP_REALSIZE))
-        && e->type != TAR_REG)
-        return ambiguous(p, off, e->path, e->path_len,
-                         "GNU.sparse keys on a non-regular entry", NULL);
+    /* a real size means nothing to a non-regular entry: all ignore it
+     * (a 0.x GNU.sparse.size bsdtar refuses there: "Non-regular file
+     * cannot be sparse"); nor does a GNU.sparse.name that is the entry's
+     * name anyway */
+    {
+        unsigned bad = p->sp_keys & ~(unsigned)(SP_IGNORED | SP_REALSIZE);
+        if ((bad & SP_NAME) && sparse_name_is_moot(p))
+            bad &= ~(unsigned)SP_NAME;
+        if (bad && e->type != TAR_REG)
+            return ambiguous(p, off, e->path, e->path_len,
+                             "GNU.sparse keys on a non-regular entry", NULL);
+        /* Go takes GNU.sparse.name only with a sparse version or map;
+         * GNU tar, bsdtar and Python take it alone too */
+        if ((bad & SP_NAME) && !(p->sp_keys & (SP_MAJOR | SP_MINOR | SP_MAP
+                                                | SP_OFFSET | SP_NUMBYTES)))
+            return ambiguous(p, off, e->path, e->path_len,
+                             "GNU.sparse.name without a sparse map",
+                             " (Go keeps the header's name, the others take"
+                             " it)");
+    }
     if (tf == 'S' && fmt != FMT_GNU)
         return ambiguous(p, off, e->path, e->path_len,
                          "GNU sparse 'S' header without the GNU magic",
@@ -800,6 +925,9 @@ static void reset_pending(struct tar_parser *p)
     p->pax.have = 0;
     p->have_long_name = p->have_long_link = false;
     p->have_x = false;
+    p->have_early = false;
+    p->pax_early.have = 0;
+    p->long_link_split = false;
     p->x_keys = 0;
     p->x_path_rec = p->x_spname_rec = 0;
     p->ext_pending = false;
@@ -1048,7 +1176,10 @@ static int begin_member(struct tar_parser *p)
     }
     if (e->type == TAR_OTHER)
         return begin_member_data(p, e->stored, DM_SKIP);
-    if (p->sp_keys & SP_MAKES_SPARSE)
+    /* a lone real size equal to the stored size: a plain file to all */
+    if ((p->sp_keys & SP_MAKES_SPARSE)
+        && !((p->sp_keys & SP_MAKES_SPARSE) == SP_REALSIZE && !p->sp_why
+             && p->sp_realsize == e->size))
         return pax_sparse_setup(p);
     if (tf == 'S') {
         uint64_t realsize;
@@ -1118,30 +1249,74 @@ static int ext_done(struct tar_parser *p)
         return text_set(p, &p->long_name, (const char *)p->ext, n);
     default:
         n = strnlen((const char *)p->ext, p->ext_len);
-        if (long_repeated(p, p->have_long_link, &p->long_link, n,
-                          "two GNU long link names in a row") < 0)
-            return -1;
+        /* Python takes the first, GNU tar the last: that matters only to
+         * a link, checked once the entry's type is known */
+        if (p->have_long_link && !text_is(&p->long_link, (const char *)p->ext,
+                                          n)) {
+            p->long_link_split = true;
+            p->long_link_split_offset = p->ext_offset;
+        }
         p->have_long_link = true;
         p->long_link_offset = p->ext_offset;
         return text_set(p, &p->long_link, (const char *)p->ext, n);
     }
 }
 
-/* A second header of one kind for the same entry: readers split. */
-static int ext_repeated(struct tar_parser *p, char tf)
+/* Copy one text attribute into the earlier headers' set, first winning. */
+static int early_text(struct tar_parser *p, unsigned bit, struct tar_text *to,
+                      const struct tar_text *from)
 {
-    size_t nlen;
-    const char *name = pending_name(p, &nlen);
-    char more[96];
-    /* GNU tar and bsdtar use the last; Python applies them all, the first
-     * winning where both set a key.  The same only when the earlier ones
-     * set nothing any reader applies (empty, or unknown keys only). */
-    if (tf == 'x' && p->have_x && p->x_keys != 0) {
-        snprintf(more, sizeof more, " (at byte %" PRIu64 " and byte %" PRIu64
-                 ")", p->x_offset, p->hdr_offset);
-        return ambiguous(p, p->hdr_offset, name, nlen,
-                         "two pax extended headers in a row", more);
+    if (!(p->pax.have & bit) || (p->pax_early.have & bit))
+        return 0;
+    return text_set(p, to, from->s, from->len);
+}
+
+/*
+ * Another 'x' for the same entry, after one that set keys.  GNU tar,
+ * bsdtar and Go read only the last one; Python applies them all, the
+ * first winning where two set a key.  What the finished one set is kept
+ * aside, first winning, and `pax` starts again for the new one;
+ * entry_ambiguity compares the two readings.
+ */
+static int early_keep(struct tar_parser *p)
+{
+    struct tar_pax *a = &p->pax_early, *x = &p->pax;
+    unsigned fresh = x->have & ~a->have;
+    if (!p->have_early)
+        p->early_offset = p->x_offset;
+    p->have_early = true;
+    /* a deleted text key: Python reads "" (numbers cannot be empty) */
+    for (unsigned bit = PAX_PATH; bit <= PAX_GNAME; bit <<= 1) {
+        struct tar_text *t = bit == PAX_PATH ? &x->path
+                             : bit == PAX_LINKPATH ? &x->linkpath
+                             : bit == PAX_UNAME ? &x->uname : &x->gname;
+        if ((p->x_keys & bit) && !(x->have & bit)) {
+            if (text_set(p, t, "", 0) < 0)
+                return -1;
+            x->have |= bit;
+        }
     }
+    /* xattrs: Python does not restore them, the others read the last
+     * header's only: so do we (GNU.sparse keys are refused at the entry) */
+    p->xattr_n = 0;
+    p->xattr_bytes.len = 0;
+    if (early_text(p, PAX_PATH, &a->path, &x->path) < 0
+        || early_text(p, PAX_LINKPATH, &a->linkpath, &x->linkpath) < 0
+        || early_text(p, PAX_UNAME, &a->uname, &x->uname) < 0
+        || early_text(p, PAX_GNAME, &a->gname, &x->gname) < 0)
+        return -1;
+    if (fresh & PAX_SIZE)
+        a->size = x->size;
+    if (fresh & PAX_MTIME) {
+        a->mtime = x->mtime;
+        a->mtime_nsec = x->mtime_nsec;
+    }
+    if (fresh & PAX_UID)
+        a->uid = x->uid;
+    if (fresh & PAX_GID)
+        a->gid = x->gid;
+    a->have |= fresh;
+    x->have = 0;
     return 0;
 }
 
@@ -1163,7 +1338,7 @@ static int begin_ext(struct tar_parser *p, char tf)
                     "'%c' header declares %" PRIu64 " bytes (%" PRIu64
                     " for this entry), the limit is %d", tf, size,
                     tf == 'g' ? size : p->ext_total, TAR_EXT_MAX);
-    if (ext_repeated(p, tf) < 0)
+    if (tf == 'x' && p->have_x && p->x_keys != 0 && early_keep(p) < 0)
         return -1;
     if (tf == 'x') {
         p->have_x = true;
@@ -1361,7 +1536,8 @@ static int step_data(struct tar_parser *p, const uint8_t *buf, size_t len,
  * The first padding byte after extension data: GNU tar and Python read a
  * long name on to the first NUL of the padded blocks, and Python parses
  * pax records on into the padding; bsdtar (and we) stop at the size.  A
- * NUL there makes them agree.
+ * NUL there makes them agree, and for pax any byte but a digit (Python's
+ * record pattern needs one; newer Pythons refuse other bytes there).
  */
 static int check_ext_padding(struct tar_parser *p, uint8_t first)
 {
@@ -1369,6 +1545,10 @@ static int check_ext_padding(struct tar_parser *p, uint8_t first)
     const char *name = pending_name(p, &nlen);
     p->pad_check = false;
     if (first == 0)
+        return 0;
+    /* Python reads pax records on only where one could start (digits) */
+    if ((p->ext_type == 'x' || p->ext_type == 'g')
+        && (first < '0' || first > '9'))
         return 0;
     return ambiguous(p, p->ext_offset, name, nlen,
                      p->ext_type == 'L' ? "GNU long name runs past its size"
@@ -1560,6 +1740,7 @@ void tar_parser_free(struct tar_parser *p)
     p->ext_cap = p->ext_len = 0;
     pax_free(&p->pax);
     pax_free(&p->glob);
+    pax_free(&p->pax_early);
     text_free(&p->long_name);
     text_free(&p->long_link);
     text_free(&p->sp_name);

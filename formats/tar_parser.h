@@ -272,6 +272,16 @@ struct tar_parser {
     unsigned x_keys;          /* ...setting these keys (PAX_* bits) */
     size_t x_path_rec, x_spname_rec; /* ...path, GNU.sparse.name: which
                                         record (1-based), 0 if none */
+    /* earlier 'x' headers of this entry (README "Ambiguity"): Python
+     * applies them too, the first winning; GNU tar, bsdtar and Go only
+     * the last one (in `pax`).  Fine only where they agree. */
+    struct tar_pax pax_early; /* what the earlier ones set, first winning */
+    bool have_early;          /* ...one of them set a key */
+    uint64_t early_offset;    /* ...the first of them */
+    bool long_link_split;     /* two 'K' records with different targets */
+    uint64_t long_link_split_offset;
+    unsigned glob_keys;       /* PAX_* bits a global header ever set
+                                 (mtime, uid, gid, uname, gname) */
     bool glob_link;           /* a global header set linkpath */
     uint64_t glob_link_offset;
     bool acl_pending;         /* a Solaris 'A' awaits the file it names */

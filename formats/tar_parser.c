@@ -217,6 +217,9 @@ static void pax_free(struct tar_pax *a)
 
 /* ------------------------------------------------------------ pax */
 
+#define EMPTY_NUMBER "a number (an empty value: Python reads 0, GNU tar" \
+                     " refuses it)"
+
 static int pax_bad_value(struct tar_parser *p, const char *key, size_t klen,
                          const char *val, size_t vlen, const char *what)
 {
@@ -456,12 +459,17 @@ static int pax_apply(struct tar_parser *p, struct tar_pax *a, bool global,
     }
     if (bit == 0)
         return 0;   /* unknown keys are ignored, as POSIX asks */
-    if (vlen == 0 && (bit & (PAX_SIZE | PAX_MTIME | PAX_UID | PAX_GID)))
+    if (vlen == 0 && (bit & (PAX_SIZE | PAX_MTIME | PAX_UID | PAX_GID))) {
         /* POSIX deletes the field, as bsdtar does, but Python reads 0
-         * (a size of 0 moves the next header) and GNU tar refuses it */
-        return pax_bad_value(p, key, klen, val, vlen,
-                             "a number (an empty value: Python reads 0, GNU"
-                             " tar refuses it)");
+         * (a size of 0 moves the next header) and GNU tar refuses it.  In
+         * an 'x' it is refused at the entry unless a later 'x' replaces
+         * this one for all but Python (then it is Python's 0, compared) */
+        if (global)
+            return pax_bad_value(p, key, klen, val, vlen, EMPTY_NUMBER);
+        p->x_empty_nums |= bit;
+        a->have &= ~bit;
+        return 0;
+    }
     if (vlen == 0) {
         a->have &= ~bit;
         return 0;
@@ -797,11 +805,17 @@ static int entry_ambiguity(struct tar_parser *p, enum header_format fmt,
     const uint8_t *b = p->block;
     uint64_t off = p->hdr_offset;
     bool is_link = e->type == TAR_SYMLINK || e->type == TAR_HARDLINK;
+    if (p->x_empty_nums) {
+        unsigned bit = p->x_empty_nums & -p->x_empty_nums;
+        return fail(p, RZ_E_TAR_PAX, p->x_offset, e->path, e->path_len,
+                    "pax %s \"\" is not " EMPTY_NUMBER, pax_bit_name(bit));
+    }
     /* several 'x' headers: Python applies the earlier ones over the last,
      * the others read only the last (which `e` now holds): fine when every
      * key an earlier one sets has the value the entry has anyway */
     if (p->have_early
-        && (p->sp_keys || pax_differs(&p->pax_early, e, p->pax_early.have))) {
+        && (p->sp_keys || tf == 'S'     /* Python's size would be stored */
+            || pax_differs(&p->pax_early, e, p->pax_early.have))) {
         char more[96];
         snprintf(more, sizeof more, " (at byte %" PRIu64 " and byte %" PRIu64
                  ")", p->early_offset, p->x_offset);
@@ -928,6 +942,7 @@ static void reset_pending(struct tar_parser *p)
     p->have_early = false;
     p->pax_early.have = 0;
     p->long_link_split = false;
+    p->x_empty_nums = 0;
     p->x_keys = 0;
     p->x_path_rec = p->x_spname_rec = 0;
     p->ext_pending = false;
@@ -1305,6 +1320,17 @@ static int early_keep(struct tar_parser *p)
         || early_text(p, PAX_UNAME, &a->uname, &x->uname) < 0
         || early_text(p, PAX_GNAME, &a->gname, &x->gname) < 0)
         return -1;
+    /* an empty number: 0 to Python (the others never see this header) */
+    fresh |= p->x_empty_nums & ~a->have;
+    if (p->x_empty_nums & fresh & PAX_SIZE)
+        x->size = 0;
+    if (p->x_empty_nums & fresh & PAX_MTIME)
+        x->mtime = x->mtime_nsec = 0;
+    if (p->x_empty_nums & fresh & PAX_UID)
+        x->uid = 0;
+    if (p->x_empty_nums & fresh & PAX_GID)
+        x->gid = 0;
+    p->x_empty_nums = 0;
     if (fresh & PAX_SIZE)
         a->size = x->size;
     if (fresh & PAX_MTIME) {

@@ -278,6 +278,9 @@ struct tar_parser {
     struct tar_pax pax_early; /* what the earlier ones set, first winning */
     bool have_early;          /* ...one of them set a key */
     uint64_t early_offset;    /* ...the first of them */
+    unsigned x_empty_nums;    /* PAX_* bits of numbers the 'x' being read
+                                 left empty (size=): refused at the entry
+                                 unless another 'x' follows */
     bool long_link_split;     /* two 'K' records with different targets */
     uint64_t long_link_split_offset;
     unsigned glob_keys;       /* PAX_* bits a global header ever set

@@ -1562,8 +1562,10 @@ static int step_data(struct tar_parser *p, const uint8_t *buf, size_t len,
  * The first padding byte after extension data: GNU tar and Python read a
  * long name on to the first NUL of the padded blocks, and Python parses
  * pax records on into the padding; bsdtar (and we) stop at the size.  A
- * NUL there makes them agree, and for pax any byte but a digit (Python's
- * record pattern needs one; newer Pythons refuse other bytes there).
+ * NUL there makes them agree.  (Not any other byte after pax data: where
+ * Python 3.11.7 stops at a byte no record starts with, Debian's 3.11.2,
+ * with the newer record parser, takes the header as invalid and silently
+ * ends the archive there.)
  */
 static int check_ext_padding(struct tar_parser *p, uint8_t first)
 {
@@ -1571,10 +1573,6 @@ static int check_ext_padding(struct tar_parser *p, uint8_t first)
     const char *name = pending_name(p, &nlen);
     p->pad_check = false;
     if (first == 0)
-        return 0;
-    /* Python reads pax records on only where one could start (digits) */
-    if ((p->ext_type == 'x' || p->ext_type == 'g')
-        && (first < '0' || first > '9'))
         return 0;
     return ambiguous(p, p->ext_offset, name, nlen,
                      p->ext_type == 'L' ? "GNU long name runs past its size"

@@ -1377,8 +1377,9 @@ static void test_ambiguous_long_names(void)
         ar_end(&a);
         expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=abc detail="
                       "pax header data runs past its size");
-        /* padding no record can start in (not a digit): Python's record
-         * pattern stops there, as the others do at the size */
+        /* padding no record can start in: Python 3.11.7 stops there, but
+         * Python with the newer pax parser (Debian's 3.11.2) takes the
+         * header as invalid and silently ends the archive: still refused */
         memset(d, 0, sizeof d);
         memcpy(d, "12 path=abc\nxx path=xyz\n", 24);
         hdr(b, 'x', "PaxHeader/f", 12);
@@ -1386,8 +1387,8 @@ static void test_ambiguous_long_names(void)
         ar_block(&a, d);
         ar_file(&a, '0', "hdr", "", 0);
         ar_end(&a);
-        expect(&a, NULL, "B 0 '0' abc ->  size=0" U " dev=0,0 off=0\n"
-               "E n=0 crc=00000000\n" OK_END);
+        expect_result(&a, NULL, "R -1 -1 TAR_AMBIGUOUS off=0 entry=abc detail="
+                      "pax header data runs past its size");
     }
     /* the same long name twice: every reader agrees */
     ar_ext(&a, 'L', "same", 5);

@@ -57,16 +57,26 @@ def test_bench_launcher_pty_and_rss(ctx):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert r.returncode == 0, r
     assert r.stderr == b'', r.stderr        # went to the terminal instead
-    kib, shown = open(rss).read().split()
+    kib, shown, user, system = open(rss).read().split()
     assert int(kib) > 0
     assert int(shown) == len('24 100'), shown
+    assert float(user) >= 0 and float(system) >= 0
     # without: stderr is what the caller gave, nothing is counted
     r = subprocess.run([shim, rss, 'sh', '-c', 'test -t 2 && exit 9; '
                         'echo hi >&2; exit 3'],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert r.returncode == 3 and r.stderr == b'hi\n', r
-    kib, shown = open(rss).read().split()
+    kib, shown, _user, _system = open(rss).read().split()
     assert int(shown) == 0
+    # CPU seconds are the stage's own: a busy loop shows, a sleep does not
+    subprocess.run([shim, rss, sys.executable, '-c',
+                    'import time\nt = time.process_time()\n'
+                    'while time.process_time() - t < 0.3: pass'], check=True)
+    _kib, _shown, user, system = open(rss).read().split()
+    assert float(user) + float(system) >= 0.25, (user, system)
+    subprocess.run([shim, rss, 'sleep', '0.3'], check=True)
+    _kib, _shown, user, system = open(rss).read().split()
+    assert float(user) + float(system) < 0.1, (user, system)
 
 
 def test_bench_rss_archive_shape(ctx):

@@ -21,3 +21,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 $SUDO apt-get install -y -qq --no-install-recommends \
     liblzma-dev libzstd-dev libbz2-dev liblz4-dev libisal-dev \
     xz-utils zstd bzip2 lz4 ncompress pigz >/dev/null
+# tools/bench's decoder-alone anchor for .gz (`igzip -dc`); pigz is above
+$SUDO apt-get install -y -qq --no-install-recommends isal >/dev/null

@@ -5,10 +5,14 @@
  * (is this response ours, may this chunk be retried, may this redirect be
  * followed) are http_policy's, the same as for the one-connection source.
  *
- * Structure: N slots, each an easy handle and a buffer of one chunk.
- * Chunk k lives in slot k mod N.  `head` is the chunk being pushed: its
- * bytes go downstream as they arrive; when it is whole and pushed, its slot
- * takes chunk head + N and the head moves on.  A slot is IDLE (nothing to
+ * Structure: N slots, each an easy handle; N - 1 buffers of one chunk.
+ * Chunk k lives in slot k mod N.  `head` is the chunk being pushed: once
+ * what its slot buffered before it became the head is pushed, the buffer
+ * goes back to the pool and the head's bytes go downstream straight from
+ * libcurl's buffer as they arrive (no copy).  The other N - 1 slots hold
+ * one buffer each.  When the head is whole and pushed, its slot takes
+ * chunk head + N (with the buffer the new head gives back) and the head
+ * moves on.  A slot is IDLE (nothing to
  * fetch), BUSY (its handle is in the multi) or WAITING (backoff before a
  * retry, until retry_at).  The loop: start due retries, let libcurl run,
  * handle finished transfers, push what the head has, wait on the sockets
@@ -34,6 +38,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "http_policy.h"
 #include "http_source.h"
@@ -65,7 +70,8 @@ struct slot {
     uint64_t chunk;             /* its index */
     uint64_t start;             /* its first byte in the file */
     size_t len;                 /* its length */
-    uint8_t *buf;               /* chunk_size bytes */
+    uint8_t *buf;               /* chunk_size bytes from the pool, or NULL:
+                                   the head pushes straight through */
     size_t have;                /* bytes received into buf */
     /* the attempt */
     struct http_retry_state rs;
@@ -109,6 +115,9 @@ struct http_multi {
     uint64_t chunks;
     char *final_url;            /* where the probe's redirects ended */
     struct http_hop final_hop;
+    /* chunk buffers not held by a slot (at most N - 1 are ever made) */
+    uint8_t **pool;
+    unsigned pooled;
     /* delivery */
     uint64_t head;              /* chunk being pushed */
     size_t given;               /* bytes of it pushed */
@@ -297,6 +306,22 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
     return len;
 }
 
+/* The head, its buffer given back: bytes go downstream as they come. */
+static int push_through(struct slot *s, const char *data, size_t len)
+{
+    struct http_multi *m = s->m;
+    if (m->push(m->ctx, (const uint8_t *)data, len) < 0)
+        return rz_error_downstream(m->err, RZ_OFF_RAW, m->pushed,
+                                   "a stage after the download");
+    m->given += len;
+    m->pushed += len;
+    /* time spent in push is not the network's stall */
+    double now = http_monotonic();
+    for (unsigned i = 0; i < m->n; i++)
+        m->slots[i].last_byte_time = now;
+    return 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct slot *s = ud;
@@ -311,15 +336,14 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     if (s->body != BODY_CHUNK)
         return len;
     size_t room = s->len - s->have;
-    if (len > room) {
-        /* more than the range asked for: keep the chunk, end the request */
-        memcpy(s->buf + s->have, data, room);
-        s->have += room;
+    size_t take = len > room ? room : len;
+    if (s->buf)
+        memcpy(s->buf + s->have, data, take);
+    else if (take > 0 && push_through(s, data, take) < 0)
         return 0;
-    }
-    memcpy(s->buf + s->have, data, len);
-    s->have += len;
-    return len;
+    s->have += take;
+    /* more than the range asked for: keep the chunk, end the request */
+    return len > room ? 0 : len;
 }
 
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
@@ -352,14 +376,42 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
                                 0, NULL, 0, "libcurl %s", #opt);           \
     } while (0)
 
+/* One certificate store for all N connections.  libcurl (7.87+, OpenSSL)
+ * caches the store it builds from a CA file in the multi handle and gives
+ * it to every later connection, but only when no CA directory is set, and
+ * Debian's libcurl sets both (ca-certificates.crt and /etc/ssl/certs).  So
+ * each connection parsed the whole bundle again: with 4 connections and
+ * Debian's 150 certificates, 4.4 MiB of heap at the peak instead of 1.9
+ * (tools/bench --rss; smaps of the run).  When the CA file (--cacert, else
+ * libcurl's default) is readable, the directory is left out: it is what
+ * --cacert says ("trust the CA certificates in FILE"), and
+ * update-ca-certificates writes the bundle and the directory from the same
+ * certificates.  Without a readable file the directory stays. */
+static int share_ca_store(struct slot *s)
+{
+#if LIBCURL_VERSION_NUM >= 0x075400     /* CURLINFO_CAINFO: 7.84.0 */
+    char *cainfo = (char *)s->m->o->cacert;
+    if (s->m->o->insecure)
+        return 0;
+    if (!cainfo && curl_easy_getinfo(s->h, CURLINFO_CAINFO, &cainfo)
+                       != CURLE_OK)
+        return 0;
+    if (cainfo && access(cainfo, R_OK) == 0)
+        SET(s, CURLOPT_CAPATH, NULL);
+#else
+    (void)s;
+#endif
+    return 0;
+}
+
 static int slot_setup(struct slot *s)
 {
     struct http_multi *m = s->m;
     if (!(s->h = curl_easy_init()))
         return nomem(m, "curl_easy_init failed");
-    if (!(s->buf = malloc(m->chunk_size)))
-        return nomem(m, "chunk buffer");
     if (http_easy_connection(s->h, m->o, "http,https", m->err) < 0)
+        return -1;
+    if (share_ca_store(s) < 0)
         return -1;
     SET(s, CURLOPT_ERRORBUFFER, s->errbuf);
     SET(s, CURLOPT_HEADERFUNCTION, on_header);
@@ -454,10 +506,37 @@ static int attempt_start(struct slot *s)
     return request_start(s);
 }
 
+/* A chunk buffer from the pool (made on first use). */
+static int buffer_take(struct slot *s)
+{
+    struct http_multi *m = s->m;
+    if (s->buf)
+        return 0;
+    if (m->pooled > 0)
+        s->buf = m->pool[--m->pooled];
+    else if (!(s->buf = malloc(m->chunk_size)))
+        return nomem(m, "chunk buffer");
+    return 0;
+}
+
+static void buffer_give_back(struct slot *s)
+{
+    struct http_multi *m = s->m;
+    if (!s->buf)
+        return;
+    if (m->pooled < m->n)
+        m->pool[m->pooled++] = s->buf;
+    else
+        free(s->buf);
+    s->buf = NULL;
+}
+
 /* Give the slot chunk `k`, and start fetching it. */
 static int chunk_start(struct slot *s, uint64_t k)
 {
     struct http_multi *m = s->m;
+    if (k != m->head && buffer_take(s) < 0)
+        return -1;
     uint64_t left = m->total - k * m->chunk_size;
     s->chunk = k;
     s->start = k * m->chunk_size;
@@ -614,15 +693,19 @@ static int start_others(struct http_multi *m)
     return 0;
 }
 
-/* Push what the head chunk has; move on when it is whole. */
+/* Push what the head chunk's slot buffered, give its buffer back (the
+ * rest of the head comes straight through, see on_body); move on when the
+ * head is whole.  A slot whose chunk is done takes its next chunk after
+ * the loop, when the new head has given its buffer back. */
 static int deliver(struct http_multi *m)
 {
     bool pushed_any = false;
+    unsigned next[2], n_next = 0;       /* slots to start: at most 2 here */
     while (m->head < m->chunks) {
         struct slot *s = &m->slots[m->head % m->n];
         if (s->chunk != m->head)
             break;
-        if (s->have > m->given) {
+        if (s->buf && s->have > m->given) {
             size_t len = s->have - m->given;
             if (m->push(m->ctx, s->buf + m->given, len) < 0)
                 return rz_error_downstream(m->err, RZ_OFF_RAW, m->pushed,
@@ -631,12 +714,25 @@ static int deliver(struct http_multi *m)
             m->given += len;
             m->pushed += len;
         }
+        buffer_give_back(s);
         if (m->given < s->len || s->state != SLOT_IDLE)
             break;
         m->head++;
         m->given = 0;
-        if (m->head + m->n - 1 < m->chunks
-            && chunk_start(s, m->head + m->n - 1) < 0)
+        if (m->head + m->n - 1 < m->chunks) {
+            if (n_next == 2) {          /* start the older one now */
+                struct slot *o = &m->slots[next[0]];
+                if (chunk_start(o, o->chunk + m->n) < 0)
+                    return -1;
+                next[0] = next[1];
+                n_next = 1;
+            }
+            next[n_next++] = (unsigned)s->index;
+        }
+    }
+    for (unsigned i = 0; i < n_next; i++) {
+        struct slot *o = &m->slots[next[i]];
+        if (chunk_start(o, o->chunk + m->n) < 0)
             return -1;
     }
     if (pushed_any) {
@@ -718,7 +814,8 @@ static int multi_setup(struct http_multi *m)
        them all as streams of one connection, under one rate cap */
     curl_multi_setopt(m->mh, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     curl_multi_setopt(m->mh, CURLMOPT_MAX_HOST_CONNECTIONS, (long)m->n);
-    if (!(m->slots = calloc(m->n, sizeof *m->slots)))
+    if (!(m->slots = calloc(m->n, sizeof *m->slots))
+        || !(m->pool = calloc(m->n, sizeof *m->pool)))
         return nomem(m, "connection slots");
     for (unsigned i = 0; i < m->n; i++) {
         m->slots[i].m = m;
@@ -747,6 +844,9 @@ static void multi_free(struct http_multi *m)
         free(s->url);
         free(s->buf);
     }
+    for (unsigned i = 0; i < m->pooled; i++)
+        free(m->pool[i]);
+    free(m->pool);
     free(m->slots);
     free(m->final_url);
     if (m->mh)

@@ -34,6 +34,7 @@ INTEGRATION = ['test_cli', 'test_http', 'test_failures', 'test_attacks', 'test_n
 INTEGRATION += ['test_formats']
 INTEGRATION += ['test_tar_formats']
 INTEGRATION += ['test_conformance', 'test_diff_fixtures']
+INTEGRATION += ['test_bench']
 # Fixtures that libtar can read (it has no pax support).
 LIBTAR_COMPARABLE = ['gnu', 'pygnu', 'libtar']
 

@@ -1,8 +1,20 @@
 #!/usr/bin/env python3
 """Benchmark corpus for tools/bench: real toolchain files from pinned Debian
-packages, archived reproducibly as small/medium/large .tar.gz.
+packages, archived reproducibly.
 
-    python3 tools/bench_corpus.py [--data DIR] [--archives small,medium,large]
+    python3 tools/bench_corpus.py [--data DIR] [--archives toolchain,rustdoc]
+
+Corpora of issue 10 (the default), each from its own pinned package set:
+  - toolchain: libstd-rust-dev, libllvm14, libclang-cpp14, gcc-12, cpp-12
+    (~466 MB tar of big binaries and libraries) -> toolchain.tar.gz (gzip -6
+    -n) and toolchain.tar.zst (zstd -3, one thread: deterministic);
+  - rustdoc: rust-doc (~536 MB tar, tens of thousands of HTML files) ->
+    rustdoc.tar.gz.
+  Same tar recipe as below; each corpus's entry in corpus.json records its
+  package versions, recipe fingerprint, file counts and per-format size and
+  SHA-256.
+
+Older corpora (small/medium/large, still used by the decoder notes):
 
 Recipe:
   - `apt-get download NAME=VERSION` for the pinned list below (Debian 12
@@ -19,7 +31,8 @@ Recipe:
     copy1/ .. copyN/ (hard-linked copies, archived with --hard-dereference so
     every copy holds real file data: ~1.8 GB).
   - GNU tar --format=gnu --sort=name, owner/group 0, fixed mtime, then
-    `gzip -6 -n`: the same inputs give byte-identical archives.
+    `gzip -6 -n` (and `zstd -3 -T1`): the same inputs give byte-identical
+    archives. Every archive is written to NAME.tmp and renamed into place.
 
 Building is idempotent: `corpus.json` in the data directory records the recipe
 fingerprint and each archive's size and SHA-256; an archive is rebuilt only if
@@ -61,6 +74,42 @@ PACKAGES = [
      "410b8c6d464cabbe5fb3154ab8c3d374980dd597fbe7e3b7bb3ed8dd1bf11e25"),
 ]
 
+# Issue 10's corpora: name -> pinned packages (same tuple shape) and the
+# compressed forms built. Debian 12 (bookworm), from `apt-cache show`.
+_P = {p[0]: p for p in PACKAGES}
+CORPORA = {
+    "toolchain": {
+        "packages": [
+            _P["libstd-rust-dev"], _P["libllvm14"],
+            ("libclang-cpp14", "1:14.0.6-12", "amd64", 11085548,
+             "964b13d74e9aece340cde93fecd2a2f18dd63afcb707a797ce7b39d430a01c46"),
+            _P["gcc-12"], _P["cpp-12"],
+        ],
+        "formats": ("gz", "zst"),
+    },
+    "rustdoc": {
+        "packages": [
+            ("rust-doc", "1.63.0+dfsg1-2", "all", 17000500,
+             "96ef96fe6df87d939ca713bd7df3d15c2b778ccb892eca025c4ee504146f697b"),
+        ],
+        "formats": ("gz",),
+    },
+}
+FORMAT_SUFFIX = {"gz": ".tar.gz", "zst": ".tar.zst"}
+# What the pinned recipe gave (twice, from scratch) with Debian 12's tar 1.34,
+# gzip 1.12 and zstd 1.5.4; another result is reported, not an error.
+KNOWN_CORPUS_SHA256 = {
+    ("toolchain", "gz"):
+        "680e0883abd063ac805b5f47669d0fb58ce9e2fc69f32e693909ea1a7f242517",
+    ("toolchain", "zst"):
+        "45aa154309074bd4d89bb86214394f7eaa7945e024a59d75fbc2a6fa2330df99",
+    ("rustdoc", "gz"):
+        "50d7e890f82c1bec1dbac0dcd87cff6f1d695ce4c2ef4bafbc1baa2bbd1a49a0",
+}
+COMPRESSOR = {"gz": ["gzip", "-6", "-n", "-c"],
+              "zst": ["zstd", "-3", "-T1", "-q", "-c"]}
+CORPUS_RECIPE_VERSION = 1
+
 # The small archive: these paths of the medium tree (~10 MB, ~500 files).
 SMALL_SUBSET = [
     "usr/src/rustc-1.63.0/library/core",
@@ -79,7 +128,9 @@ KNOWN_SHA256 = {
 MTIME = 1700000000          # 2023-11-14, fixed for reproducibility
 GZIP_LEVEL = 6
 RECIPE_VERSION = 1          # bump when the recipe changes in a way not listed here
-ARCHIVES = ("small", "medium", "large")
+LEGACY = ("small", "medium", "large")
+ARCHIVES = ("toolchain", "rustdoc") + LEGACY
+DEFAULT_ARCHIVES = ("toolchain", "rustdoc")
 
 TAR_OPTS = ["--format=gnu", "--sort=name", "--owner=0", "--group=0",
             "--numeric-owner", "--mtime=@%d" % MTIME, "--hard-dereference"]
@@ -148,14 +199,15 @@ def _candidate(name):
     return fields["Version"], fields.get("SHA256", "")
 
 
-def fetch_packages(debdir):
+def fetch_packages(debdir, packages=None):
     """Download the pinned .debs (cached). Returns [(name, version, path, sha)]."""
+    packages = PACKAGES if packages is None else packages
     os.makedirs(debdir, exist_ok=True)
     have = {}
     for path in glob.glob(os.path.join(debdir, "*.deb")):
         have.setdefault(os.path.basename(path).split("_", 1)[0], []).append(path)
     used = []
-    for name, version, _arch, size, sha in PACKAGES:
+    for name, version, _arch, size, sha in packages:
         found = None
         for path in have.get(name, []):
             if os.path.getsize(path) == size and sha256_file(path) == sha:
@@ -338,10 +390,140 @@ def archive_ok(data, manifest, name):
 
 
 def ensure_corpus(data, names, keep_trees=False):
-    """Make sure the named archives exist in `data`; returns the manifest."""
+    """Make sure the named archives exist in `data`; returns the manifest.
+    Holds DATA/corpus.lock: several benches may share one data directory."""
     data = os.path.abspath(data)
     os.makedirs(data, exist_ok=True)
+    import fcntl
+    with open(os.path.join(data, "corpus.lock"), "w") as lockf:
+        fcntl.flock(lockf, fcntl.LOCK_EX)
+        legacy = [n for n in names if n in LEGACY]
+        if legacy:
+            _ensure_legacy(data, legacy, keep_trees)
+        for n in names:
+            if n in CORPORA:
+                _ensure_corpus_one(data, n, keep_trees)
+        return load_manifest(data)
+
+
+def corpus_fingerprint(name, pkgs):
+    recipe = {
+        "version": CORPUS_RECIPE_VERSION,
+        "corpus": name,
+        "packages": [(n, v, sha) for n, v, _p, sha in pkgs],
+        "tar": TAR_OPTS,
+        "compressors": {f: COMPRESSOR[f] for f in CORPORA[name]["formats"]},
+    }
+    blob = json.dumps(recipe, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def corpus_ok(data, entry, name):
+    """True if every compressed form of corpus `name` matches its entry."""
+    if not entry or "formats" not in entry:
+        return False
+    for fmt in CORPORA[name]["formats"]:
+        fe = entry["formats"].get(fmt)
+        path = os.path.join(data, name + FORMAT_SUFFIX[fmt])
+        if not fe or not os.path.exists(path) \
+                or os.path.getsize(path) != fe.get("size") \
+                or sha256_file(path) != fe.get("sha256"):
+            return False
+    return True
+
+
+def write_archives(tree, outs):
+    """tar the tree's top-level entries once, compressed by each of `outs`
+    ({fmt: path}) in parallel; each written to PATH.tmp, then renamed.
+    Returns the uncompressed tar size."""
+    members = sorted(os.listdir(tree))
+    env = dict(os.environ, LC_ALL="C", TZ="UTC")
+    tar = subprocess.Popen(["tar", "--create", "--file=-"] + TAR_OPTS +
+                           ["-C", tree, "--"] + members,
+                           stdout=subprocess.PIPE, env=env)
+    comps, files = {}, {}
+    for fmt, out in outs.items():
+        files[fmt] = open(out + ".tmp", "wb")
+        comps[fmt] = subprocess.Popen(COMPRESSOR[fmt], stdin=subprocess.PIPE,
+                                      stdout=files[fmt])
+    total = 0
+    try:
+        while True:
+            b = tar.stdout.read(1 << 20)
+            if not b:
+                break
+            total += len(b)
+            for c in comps.values():
+                c.stdin.write(b)
+    finally:
+        for c in comps.values():
+            c.stdin.close()
+    ok = tar.wait() == 0
+    for fmt, c in comps.items():
+        ok &= c.wait() == 0
+        files[fmt].close()
+    if not ok:
+        for out in outs.values():
+            if os.path.exists(out + ".tmp"):
+                os.unlink(out + ".tmp")
+        sys.exit("corpus: building %s failed" % ", ".join(outs.values()))
+    for out in outs.values():
+        os.replace(out + ".tmp", out)
+    return total
+
+
+def _ensure_corpus_one(data, name, keep_trees):
+    spec = CORPORA[name]
     manifest = load_manifest(data)
+    entry = manifest.get("archives", {}).get(name)
+    pinned_fp = corpus_fingerprint(
+        name, [(n, v, None, sha) for n, v, _a, _s, sha in spec["packages"]])
+    if entry and entry.get("recipe") in (pinned_fp, entry.get("fallback_recipe")) \
+            and corpus_ok(data, entry, name):
+        return
+    t0 = time.time()
+    pkgs = fetch_packages(os.path.join(data, "debs"), spec["packages"])
+    fp = corpus_fingerprint(name, pkgs)
+    tree = os.path.join(data, "build-" + name)
+    log("%s: unpacking %d packages" % (name, len(pkgs)))
+    unpack_tree(pkgs, tree)
+    outs = {f: os.path.join(data, name + FORMAT_SUFFIX[f])
+            for f in spec["formats"]}
+    log("%s: building %s" % (name, ", ".join(
+        os.path.basename(o) for o in outs.values())))
+    tar_bytes = write_archives(tree, outs)
+    entry = {"recipe": fp, "tar_bytes": tar_bytes,
+             "packages": {n: v for n, v, _p, _s in pkgs}, "formats": {}}
+    if fp != pinned_fp:
+        entry["fallback_recipe"] = fp
+    entry.update(tree_stats(tree))
+    for fmt, out in outs.items():
+        entry["formats"][fmt] = {"file": os.path.basename(out),
+                                 "size": os.path.getsize(out),
+                                 "sha256": sha256_file(out)}
+        known = KNOWN_CORPUS_SHA256.get((name, fmt))
+        if fp == pinned_fp and known and known != entry["formats"][fmt]["sha256"]:
+            log("note: %s differs from the known build (%s...): another tar, "
+                "gzip or zstd version?" % (os.path.basename(out), known[:16]))
+    # Top-level size/sha256: the .tar.gz, as for the older corpora.
+    entry["size"] = entry["formats"]["gz"]["size"]
+    entry["sha256"] = entry["formats"]["gz"]["sha256"]
+    manifest = load_manifest(data)          # re-read: keep others' entries
+    manifest.setdefault("archives", {})[name] = entry
+    save_manifest(data, manifest)
+    if not keep_trees:
+        shutil.rmtree(tree)
+    log("%s ready in %.0f s: %d files, %d dirs, %.1f MB tar; %s" % (
+        name, time.time() - t0, entry["files"], entry["dirs"], tar_bytes / 1e6,
+        ", ".join("%s %.1f MB" % (f["file"], f["size"] / 1e6)
+                  for f in entry["formats"].values())))
+
+
+def _ensure_legacy(data, names, keep_trees=False):
+    """small/medium/large (one shared package set and recipe)."""
+    manifest = load_manifest(data)
+    others = {k: v for k, v in manifest.get("archives", {}).items()
+              if k not in LEGACY}
     # A manifest written from the pinned package list (or a fallback
     # recorded in it) is reusable without asking apt anything.
     fp = manifest.get("recipe")
@@ -351,12 +533,12 @@ def ensure_corpus(data, names, keep_trees=False):
             return manifest
     else:
         todo = list(names)
-        manifest = {}
+        manifest = {"archives": dict(others)}
     t0 = time.time()
     pkgs = fetch_packages(os.path.join(data, "debs"))
     fp = recipe_fingerprint(pkgs)
     if manifest.get("recipe") != fp:
-        manifest = {"recipe": fp, "archives": {}}
+        manifest = {"recipe": fp, "archives": dict(others)}
         todo = list(names)
     if fp != _pinned_fingerprint():
         manifest["fallback_recipe"] = fp
@@ -405,7 +587,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--data", default=os.path.join(top, "bench-data"))
-    ap.add_argument("--archives", default=",".join(ARCHIVES))
+    ap.add_argument("--archives", default=",".join(DEFAULT_ARCHIVES),
+                    help="comma list of %s (default: %s)" % (
+                        ", ".join(ARCHIVES), ",".join(DEFAULT_ARCHIVES)))
     ap.add_argument("--keep-trees", action="store_true",
                     help="keep the unpacked trees in DATA/build")
     a = ap.parse_args()

@@ -376,42 +376,15 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
                                 0, NULL, 0, "libcurl %s", #opt);           \
     } while (0)
 
-/* One certificate store for all N connections.  libcurl (7.87+, OpenSSL)
- * caches the store it builds from a CA file in the multi handle and gives
- * it to every later connection, but only when no CA directory is set, and
- * Debian's libcurl sets both (ca-certificates.crt and /etc/ssl/certs).  So
- * each connection parsed the whole bundle again: with 4 connections and
- * Debian's 150 certificates, 4.4 MiB of heap at the peak instead of 1.9
- * (tools/bench --rss; smaps of the run).  When the CA file (--cacert, else
- * libcurl's default) is readable, the directory is left out: it is what
- * --cacert says ("trust the CA certificates in FILE"), and
- * update-ca-certificates writes the bundle and the directory from the same
- * certificates.  Without a readable file the directory stays. */
-static int share_ca_store(struct slot *s)
-{
-#if LIBCURL_VERSION_NUM >= 0x075400     /* CURLINFO_CAINFO: 7.84.0 */
-    char *cainfo = (char *)s->m->o->cacert;
-    if (s->m->o->insecure)
-        return 0;
-    if (!cainfo && curl_easy_getinfo(s->h, CURLINFO_CAINFO, &cainfo)
-                       != CURLE_OK)
-        return 0;
-    if (cainfo && access(cainfo, R_OK) == 0)
-        SET(s, CURLOPT_CAPATH, NULL);
-#else
-    (void)s;
-#endif
-    return 0;
-}
-
+/* The CA trust rule (one parsed store shared by every connection) is
+ * http_easy_connection's, in http_source.c: one rule for one and several
+ * connections. */
 static int slot_setup(struct slot *s)
 {
     struct http_multi *m = s->m;
     if (!(s->h = curl_easy_init()))
         return nomem(m, "curl_easy_init failed");
     if (http_easy_connection(s->h, m->o, "http,https", m->err) < 0)
-        return -1;
-    if (share_ca_store(s) < 0)
         return -1;
     SET(s, CURLOPT_ERRORBUFFER, s->errbuf);
     SET(s, CURLOPT_HEADERFUNCTION, on_header);

@@ -49,6 +49,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HTTP_USER_AGENT "rzup-extract/0.1"
 #define HTTP_URL_MAX 400        /* how much of a URL goes into an error detail */
@@ -425,6 +426,32 @@ static int easy_setopt_failed(struct rz_error *err, const char *name,
                         curl_easy_strerror(rc));
 }
 
+/* One trust rule for every connection, one or several: when the CA file
+ * (--cacert, or libcurl's built-in bundle) is readable, the CA directory is
+ * left out. Debian's libcurl sets both, and a CA directory stops libcurl
+ * sharing its parsed store between handles, so each connection parsed the
+ * whole bundle again (about 0.95 MiB each, measured by tools/bench --rss).
+ * On Debian the bundle is built from the same certificates as the directory
+ * (update-ca-certificates); a certificate dropped into /etc/ssl/certs by hand
+ * without that step is no longer trusted: trust only narrows, never widens.
+ * With no readable file, libcurl's defaults stand. */
+static int ca_file_only(CURL *h, const struct http_source_options *o,
+                        struct rz_error *err)
+{
+#if LIBCURL_VERSION_NUM >= 0x075400     /* CURLINFO_CAINFO: 7.84.0 */
+    char *cainfo = (char *)o->cacert;
+    if (o->insecure)
+        return 0;
+    if (!cainfo && curl_easy_getinfo(h, CURLINFO_CAINFO, &cainfo) != CURLE_OK)
+        return 0;
+    if (cainfo && access(cainfo, R_OK) == 0)
+        EASY_SET(h, CURLOPT_CAPATH, NULL);
+#else
+    (void)h; (void)o; (void)err;
+#endif
+    return 0;
+}
+
 int http_easy_connection(CURL *h, const struct http_source_options *o,
                          const char *protocols, struct rz_error *err)
 {
@@ -436,6 +463,8 @@ int http_easy_connection(CURL *h, const struct http_source_options *o,
     EASY_SET(h, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
     if (o->cacert)
         EASY_SET(h, CURLOPT_CAINFO, o->cacert);
+    if (ca_file_only(h, o, err) < 0)
+        return -1;
     if (o->connect_timeout > 0)
         EASY_SET(h, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
     EASY_SET(h, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -290,13 +290,13 @@ static int merged_link_escapes(struct fs_sink *s, const char *link)
 /* Every staged symlink, resolved in the tree the merge would produce. */
 int fs_check_merged_links(struct fs_sink *s)
 {
-    for (size_t i = 0; i < s->nlinks; i++) {
-        int rc = merged_link_escapes(s, s->links[i]);
+    for (size_t i = 0; i < s->rec.nlinks; i++) {
+        int rc = merged_link_escapes(s, s->rec.links[i]);
         if (rc < 0)
-            return pub_fail(s, errno ? errno : ENOMEM, s->links[i],
+            return pub_fail(s, errno ? errno : ENOMEM, s->rec.links[i],
                             "following the symlink through the destination");
         if (rc == 1)
-            return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->links[i],
+            return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->rec.links[i],
                            "through what the destination already holds; "
                            "nothing was moved");
     }
@@ -361,15 +361,9 @@ static int add_remap(struct fs_sink *s, const char *from, const char *to)
 
 /* ------------------------------------------------------------ records */
 
-static int cmp_key(const void *key, const void *rec)
-{
-    return strcmp(key, ((const struct fs_dir_rec *)rec)->path);
-}
-
 static void mark_existed(struct fs_sink *s, const char *path, bool followed)
 {
-    struct fs_dir_rec *r = bsearch(path, s->dirs, s->ndirs, sizeof *s->dirs,
-                                   cmp_key);
+    struct fs_dir_rec *r = fs_record_find(&s->rec, path);
     if (r) {
         r->existed = true;
         r->followed = r->followed || followed;

@@ -297,7 +297,7 @@ int fs_sink_new(struct fs_sink **out, const struct fs_sink_options *o,
                             NULL);
     s->o = *o;
     s->err = err;
-    s->parentfd = s->destfd = s->stagefd = s->cache_fd = s->file_fd = -1;
+    s->parentfd = s->destfd = s->stagefd = -1;
     s->stagedirfd = s->lockfd = -1;
     s->same_owner = (o->flags & FS_SINK_SAME_OWNER) && geteuid() == 0;
     s->umask = read_umask();
@@ -561,8 +561,8 @@ static int check_links(struct fs_sink *s, int rootfd, bool published)
 {
     char where[TAR_PATH_MAX + 1];
 
-    for (size_t i = 0; i < s->nlinks; i++) {
-        const char *path = s->links[i];
+    for (size_t i = 0; i < s->rec.nlinks; i++) {
+        const char *path = s->rec.links[i];
         if (published && s->nremaps > 0) {
             if (fs_remap_path(s, path, where, sizeof where) < 0)
                 return pub_fail(s, errno, path, "path too long");
@@ -578,43 +578,15 @@ static int check_links(struct fs_sink *s, int rootfd, bool published)
         int e = errno;
         if (e != EXDEV)
             return fs_fail(s, published ? RZ_E_IO_PUBLISH : RZ_E_IO_CREATE,
-                           e, s->links[i], "checking the symlink's target");
+                           e, s->rec.links[i], "checking the symlink's target");
         if (published)
             unlink_beneath(s, rootfd, path);
-        return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->links[i],
+        return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->rec.links[i],
                        published ? "through a symlink already in the "
                        "destination; the link was removed"
                        : "through other symlinks of the archive");
     }
     return 0;
-}
-
-static int cmp_rec(const void *a, const void *b)
-{
-    const struct fs_dir_rec *x = a, *y = b;
-    int c = strcmp(x->path, y->path);
-
-    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-/* Sorts the records by path and keeps the last one of each path.  In that
- * order every descendant follows its ancestors, so walking it backwards
- * is deepest first. */
-void fs_sort_dirs(struct fs_sink *s)
-{
-    size_t j = 0;
-
-    if (s->ndirs > 1)
-        qsort(s->dirs, s->ndirs, sizeof *s->dirs, cmp_rec);
-    for (size_t i = 0; i < s->ndirs; i++) {
-        if (j > 0 && strcmp(s->dirs[j - 1].path, s->dirs[i].path) == 0) {
-            free(s->dirs[j - 1].path);
-            s->dirs[j - 1] = s->dirs[i];
-        } else {
-            s->dirs[j++] = s->dirs[i];
-        }
-    }
-    s->ndirs = j;
 }
 
 static int fix_fd(int fd, uint32_t mode, bool named, int64_t mtime,
@@ -664,8 +636,8 @@ static int fix_dir(struct fs_sink *s, int rootfd, const struct fs_dir_rec *r,
  * destination symlink always keeps it (it is the link target's). */
 int fs_fix_dirs(struct fs_sink *s, int rootfd, enum rz_code code)
 {
-    for (size_t i = s->ndirs; i-- > 0;) {
-        const struct fs_dir_rec *r = &s->dirs[i];
+    for (size_t i = s->rec.ndirs; i-- > 0;) {
+        const struct fs_dir_rec *r = &s->rec.dirs[i];
         if ((r->existed && !r->named) || r->followed)
             continue;
         if (fix_dir(s, rootfd, r, code) < 0)
@@ -680,8 +652,8 @@ static int fix_root(struct fs_sink *s, int fd, enum rz_code code)
 {
     if (s->mode == FS_PUB_MERGE)
         return 0;
-    if (fix_fd(fd, s->root_named ? s->root_mode : 0755, s->root_named,
-               s->root_mtime, s->root_nsec) < 0)
+    if (fix_fd(fd, s->rec.root_named ? s->rec.root_mode : 0755, s->rec.root_named,
+               s->rec.root_mtime, s->rec.root_nsec) < 0)
         return fs_fail(s, code, errno, NULL, "setting the root's mode");
     return 0;
 }
@@ -692,14 +664,11 @@ int fs_sink_finish(struct fs_sink *s)
         return -1;
     if (s->finished || !s->staging_exists)
         return fs_fail(s, RZ_E_INTERNAL, 0, NULL, "fs_sink_finish misuse");
-    assert(s->file_fd < 0);
-    s->cur = NULL;
-    if (s->cache_fd >= 0)
-        close(s->cache_fd);
-    s->cache_fd = -1;
+    if (fs_sink_stop_writers(s) < 0)
+        return -1;
     if (check_links(s, s->stagefd, false) < 0)
         return -1;
-    fs_sort_dirs(s);
+    fs_record_sort(&s->rec);
     if (s->mode != FS_PUB_MERGE &&
         (fs_fix_dirs(s, s->stagefd, RZ_E_IO_CREATE) < 0 ||
          fix_root(s, s->stagefd, RZ_E_IO_CREATE) < 0))
@@ -710,10 +679,6 @@ int fs_sink_finish(struct fs_sink *s)
 
 /* ------------------------------------------------------------ publish */
 
-int pub_fail(struct fs_sink *s, int e, const char *path, const char *what)
-{
-    return fs_fail(s, RZ_E_IO_PUBLISH, e, path, "%s", what);
-}
 
 /* Removes the whole staging directory (lock last, so a killed removal is
  * still recognised); warns, never claims, when something stays. */
@@ -900,11 +865,7 @@ void fs_sink_abort(struct fs_sink *s)
 {
     if (!s)
         return;
-    if (s->file_fd >= 0)
-        close(s->file_fd);
-    if (s->cache_fd >= 0)
-        close(s->cache_fd);
-    s->file_fd = s->cache_fd = -1;
+    fs_sink_stop_writers(s);
     if (s->published || !s->staging_exists)
         return;                 /* a committed merge is kept for the next run */
     if (remove_staging(s) == 0) {
@@ -917,20 +878,14 @@ void fs_sink_abort(struct fs_sink *s)
 
 void fs_free_records(struct fs_sink *s)
 {
-    for (size_t i = 0; i < s->ndirs; i++)
-        free(s->dirs[i].path);
-    free(s->dirs);
-    free_names(s->links, s->nlinks);
+    fs_record_free(&s->rec);
     for (size_t i = 0; i < s->nremaps; i++) {
         free(s->remaps[i].from);
         free(s->remaps[i].to);
     }
     free(s->remaps);
-    s->dirs = NULL;
-    s->links = NULL;
     s->remaps = NULL;
-    s->ndirs = s->nlinks = s->nremaps = 0;
-    s->dirs_cap = s->links_cap = s->remaps_cap = 0;
+    s->nremaps = s->remaps_cap = 0;
 }
 
 void fs_sink_free(struct fs_sink *s)

@@ -112,6 +112,12 @@
  * with the number of bytes written so far in detail.  Errors are sticky:
  * every callback returns -1 at once if err->code is already set.
  *
+ * Threads (fs_sink_options.threads > 1): regular files that fit a 64 KiB
+ * buffer are created by writer threads (fs_pool.c), everything else by
+ * the thread that calls the callbacks, under the ordering rules of
+ * fs_order.h: the tree, and the failure reported (the first in archive
+ * order), are those of a serial run.  threads == 1 is the serial path.
+ *
  * No global state: several sinks may run at once in different threads.
  * Uses openat2 (Linux 5.6+) where the kernel allows it, else the walk.
  * Test hook: RZUP_TEST_STOP_AFTER_RENAMES=N in the environment makes the
@@ -142,6 +148,8 @@ struct fs_sink_options {
     uint64_t max_size;          /* 0 = unlimited: total bytes of file data */
     uint64_t max_entries;       /* 0 = unlimited */
     uint64_t max_file_size;     /* 0 = unlimited */
+    unsigned threads;           /* threads creating entries (--threads):
+                                   0 = the default, 1 = serial */
     /* Called for warnings (skipped device, stripped '/'); may be NULL. */
     void (*warn)(void *warn_ctx, const char *msg);
     void *warn_ctx;
@@ -164,6 +172,16 @@ int fs_sink_finish(struct fs_sink *s);
 int fs_sink_publish(struct fs_sink *s);
 void fs_sink_abort(struct fs_sink *s);
 void fs_sink_free(struct fs_sink *s);
+
+/*
+ * With threads > 1: waits for the writer threads and, if one of them
+ * failed, puts that failure into the sink's error record and into `also`
+ * (another record holding a copy, e.g. the caller's after a handoff; may
+ * be NULL) wherever it comes first in archive order (fs_order.h).  Call
+ * after the thread feeding the sink has stopped, before reading the
+ * error; 0, or -1 if a writer thread failed.  Nothing with threads == 1.
+ */
+int fs_sink_settle(struct fs_sink *s, struct rz_error *also);
 
 /* Statistics for the summary line. */
 uint64_t fs_sink_entries(const struct fs_sink *s);

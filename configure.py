@@ -40,7 +40,8 @@ FORMATS += ['tar_numeric', 'tar_sparse', 'tar_pax']
 PIPELINE = ['fs_sink', 'fs_publish', 'fs_merge', 'fs_tree', 'fs_walk', 'fs_journal',
             'handoff', 'http_source', 'http_policy', 'http_multi', 'fd_source', 'digest', 'list_sink',
             'pipeline', 'progress', 'manifest', 'installer']
-PIPELINE += ['fs_writer', 'fs_record', 'fs_report', 'fs_order', 'fs_pool']
+PIPELINE += ['fs_writer', 'fs_record', 'fs_report', 'fs_order', 'fs_pool',
+             'fs_tree_ops']
 MAIN = 'pipeline/main'
 
 # Unit tests: tests/NAME.c, linked with the library.
@@ -62,7 +63,7 @@ FUZZ_OBJS = ['formats/' + s for s in FORMATS] + ['pipeline/fs_sink',
                                                  'pipeline/fs_merge', 'pipeline/fs_tree',
                                                  'pipeline/fs_walk', 'pipeline/fs_journal']
 FUZZ_OBJS += ['pipeline/' + s for s in ['fs_writer', 'fs_record', 'fs_report',
-                                        'fs_order', 'fs_pool']]
+                                        'fs_order', 'fs_pool', 'fs_tree_ops']]
 # fuzz_pipeline drives the real pipeline object (pipeline/pipeline.c),
 # which links the sources too; the fuzzer itself pushes from memory.
 FUZZ_OBJS += ['pipeline/' + s for s in ['pipeline', 'handoff', 'digest',

@@ -308,31 +308,6 @@ int fs_check_merged_links(struct fs_sink *s)
 
 /* The destination path of a staged path: the longest remap that is a
  * prefix of it (at a component boundary) replaced by its target. */
-int fs_remap_path(const struct fs_sink *s, const char *path, char *out,
-                  size_t cap)
-{
-    const struct fs_remap *best = NULL;
-    size_t best_len = 0, plen = strlen(path);
-
-    for (size_t i = 0; i < s->nremaps; i++) {
-        size_t n = strlen(s->remaps[i].from);
-        if (n > best_len && n <= plen && memcmp(path, s->remaps[i].from, n) == 0
-            && (path[n] == '/' || path[n] == '\0')) {
-            best = &s->remaps[i];
-            best_len = n;
-        }
-    }
-    const char *to = best ? best->to : "";
-    const char *rest = path + best_len;
-    if (best && *to == '\0' && *rest == '/')
-        rest++;
-    if (strlen(to) + strlen(rest) + 1 > cap) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    snprintf(out, cap, "%s%s", to, rest);
-    return 0;
-}
 
 static int add_remap(struct fs_sink *s, const char *from, const char *to)
 {

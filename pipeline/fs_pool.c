@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,10 @@ struct fs_pool {
     unsigned *queue;             /* ring of QUEUED slot indices */
     unsigned qhead, qlen;
     bool stop;
+    unsigned idle;               /* threads waiting for work */
+    bool reader_waits;           /* the reader waits on `done` */
+    atomic_uint ndone;           /* slots DONE, not yet collected: lets
+                                    the reader skip the lock */
     struct worker *workers;
     unsigned nworkers;
     uint8_t *data;
@@ -75,8 +80,11 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->qlen == 0)
+        while (!p->stop && p->qlen == 0) {
+            p->idle++;
             pthread_cond_wait(&p->work, &p->mu);
+            p->idle--;
+        }
         if (p->qlen == 0)
             break;
         struct slot *s = &p->slots[p->queue[p->qhead]];
@@ -92,7 +100,9 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&p->mu);
         s->state = S_DONE;
-        pthread_cond_signal(&p->done);
+        atomic_fetch_add_explicit(&p->ndone, 1, memory_order_release);
+        if (p->reader_waits)     /* a futex call only when it matters */
+            pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -113,6 +123,7 @@ static void collect(struct fs_pool *p)
         }
         s->state = S_FREE;
         p->held--;
+        atomic_fetch_sub_explicit(&p->ndone, 1, memory_order_relaxed);
     }
 }
 
@@ -122,7 +133,9 @@ static void wait_held(struct fs_pool *p, unsigned keep)
     pthread_mutex_lock(&p->mu);
     collect(p);
     while (p->held > keep) {
+        p->reader_waits = true;
         pthread_cond_wait(&p->done, &p->mu);
+        p->reader_waits = false;
         collect(p);
     }
     pthread_mutex_unlock(&p->mu);
@@ -203,7 +216,8 @@ int fs_pool_new(struct fs_pool **out, unsigned threads,
 
 int fs_pool_check(struct fs_pool *p)
 {
-    if (!p->failed) {
+    if (!p->failed &&
+        atomic_load_explicit(&p->ndone, memory_order_acquire) > 0) {
         pthread_mutex_lock(&p->mu);
         collect(p);
         pthread_mutex_unlock(&p->mu);
@@ -229,14 +243,24 @@ int fs_pool_open(struct fs_pool *p, const struct tar_entry *e,
         return failed(p);
     if (p->open >= 0 || e->path_len > FS_POOL_NAME_MAX || plen > TAR_PATH_MAX)
         return pool_fail(p, RZ_E_INTERNAL, 0, "fs_pool_open misuse");
-    wait_held(p, p->nslots - 1);
-    if (p->failed)
-        return failed(p);
+    pthread_mutex_lock(&p->mu);
+    collect(p);
+    while (p->held > p->nslots - 1) {
+        p->reader_waits = true;
+        pthread_cond_wait(&p->done, &p->mu);
+        p->reader_waits = false;
+        collect(p);
+    }
     unsigned i = 0;
     while (p->slots[i].state != S_FREE)   /* one is free: held < nslots */
         i++;
     struct slot *s = &p->slots[i];
     s->state = S_FILLING;
+    pthread_mutex_unlock(&p->mu);
+    if (p->failed) {
+        p->open = (int)i;
+        return failed(p);      /* cancels the slot */
+    }
     s->id = p->next_id++;
     s->e = *e;
     memcpy(s->name, e->path, e->path_len);
@@ -282,7 +306,8 @@ int fs_pool_submit(struct fs_pool *p)
     p->queue[(p->qhead + p->qlen) % p->nslots] = (unsigned)(s - p->slots);
     p->qlen++;
     p->held++;
-    pthread_cond_signal(&p->work);
+    if (p->idle > 0)
+        pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);
     return 0;
 }

@@ -69,6 +69,7 @@ int fs_record_dir(struct fs_record *r, const char *path, uint32_t mode,
     d->named = named;
     d->existed = false;
     d->followed = false;
+    d->mode_set = false;
     d->offset = offset;
     r->ndirs++;
     return 0;

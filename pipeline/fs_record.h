@@ -45,6 +45,8 @@ struct fs_dir_rec {
     bool named;          /* an entry names it (else an implied parent) */
     bool existed;        /* merge: the destination already had a directory */
     bool followed;       /* merge: reached through a destination symlink */
+    bool mode_set;       /* created with its final mode: no fchmod at the
+                            end (set by the writer, false otherwise) */
     uint64_t offset;     /* archive offset of the entry that made it: the
                             key, the highest one wins */
 };

@@ -38,14 +38,15 @@ static int start_writers(struct fs_sink *s)
     return 0;
 }
 
-int fs_sink_stop_writers(struct fs_sink *s)
+int fs_sink_stop_writers(struct fs_sink *s, bool report)
 {
     int rc = 0;
 
     if (!s->writers_on)
         return 0;
     if (s->pool) {
-        rc = fs_pool_drain(s->pool);
+        if (report)
+            rc = fs_pool_drain(s->pool);
         fs_pool_free(s->pool);
         s->pool = NULL;
     }

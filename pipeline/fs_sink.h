@@ -98,7 +98,10 @@
  *                    complete.  renameat2 flags answering EINVAL switch the
  *                    sink to the fallbacks of README "Where files go".
  *                    Call once, after a successful fs_sink_finish.
- *   fs_sink_abort    removes the staging directory (also safe after a
+ *   fs_sink_abort    stops the writer threads without touching the error
+ *                    record (which may be gone by then: call
+ *                    fs_sink_settle first), removes the staging directory
+ *                    (also safe after a
  *                    failed publish, and idempotent), never following a
  *                    symlink; what it cannot remove is named in a warning.
  *                    When merging and nothing had moved yet, the

@@ -3,6 +3,11 @@
  * publication (fs_publish.c, fs_merge.c, fs_journal.c), the writers that
  * create entries (fs_sink.c over fs_writer.c and fs_pool.c), and the tree
  * record they share (fs_record.h).  Not for use outside those files.
+ *
+ * Calls between the files go one way (no cycle): fs_publish.c -> fs_journal.c
+ * -> fs_merge.c -> fs_tree_ops.c -> fs_record.c, fs_report.c, fs_walk.c;
+ * fs_publish.c -> fs_sink.c (fs_sink_stop_writers) -> fs_pool.c ->
+ * fs_writer.c -> fs_record.c, fs_walk.c; fs_order.c is pure.
  */
 #ifndef RZ_FS_SINK_PRIVATE_H
 #define RZ_FS_SINK_PRIVATE_H
@@ -87,10 +92,15 @@ int fs_fail(struct fs_sink *s, enum rz_code code, int sys_errno,
 void fs_note(struct fs_sink *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* fs_tree_ops.c: fchmod (if chmod) then, if named, futimens of an open
+ * directory; 0 or -1 (errno). */
+int fs_fix_fd(int fd, uint32_t mode, bool chmod, bool named, int64_t mtime,
+              uint32_t nsec);
+
 /*
- * Renames with RENAME_NOREPLACE (EEXIST if newname exists), falling back,
+ * fs_tree_ops.c.  Renames with RENAME_NOREPLACE (EEXIST if newname exists), falling back,
  * once renameat2 flags answered EINVAL, to a check then a plain rename
- * (ENOTEMPTY and ENOTDIR from it are EEXIST).  fs_publish.c.
+ * (ENOTEMPTY and ENOTDIR from it are EEXIST).
  */
 int fs_rename_noreplace(struct fs_sink *s, int ofd, const char *oname,
                         int nfd, const char *nname);
@@ -117,21 +127,27 @@ int fs_journal_commit(struct fs_sink *s, enum fs_jkind kind);
 bool fs_recover_stale(struct fs_sink *s);   /* true: dest changed */
 
 /* fs_sink.c: stops the writer threads (waiting for what they hold),
- * closes the writers' fds; the first failure in archive order, if any, is
- * then in s->err.  Idempotent.  0, or -1 with s->err set. */
-int fs_sink_stop_writers(struct fs_sink *s);
+ * closes the writers' fds; with report, the first failure in archive
+ * order, if any, is then in s->err (0, or -1 with s->err set); without,
+ * s->err is not touched (abort: the record may be gone, and
+ * fs_sink_settle already reported).  Idempotent. */
+int fs_sink_stop_writers(struct fs_sink *s, bool report);
 
-/* fs_publish.c, for the recovery: the merge pass (no dry run) of an open
- * staged tree into destfd, then directory fixups; 0 or -1 (s->err set). */
+/* fs_merge.c (also for the recovery): the merge pass (no dry run) of an
+ * open staged tree into destfd, then directory fixups; 0 or -1 (s->err
+ * set). */
 int fs_merge_pass(struct fs_sink *s);
 int fs_merge_dry_run(struct fs_sink *s);
 int fs_check_merged_links(struct fs_sink *s);
-/* path (staged, relative) -> where it is in the destination, per remaps */
-int fs_remap_path(const struct fs_sink *s, const char *path, char *out,
-                  size_t cap);
-int pub_fail(struct fs_sink *s, int e, const char *path, const char *what);
 /* Counts one move of an entry (the RZUP_TEST_STOP_AFTER_RENAMES hook). */
 void fs_counted_rename(struct fs_sink *s);
+/* fs_report.c: an RZ_E_IO_PUBLISH failure naming path. */
+int pub_fail(struct fs_sink *s, int e, const char *path, const char *what);
+/* fs_tree_ops.c: path (staged, relative) -> where it is in the
+ * destination, per remaps; the directory records' modes and mtimes,
+ * deepest first (see fix_dir there); freeing the records and remaps. */
+int fs_remap_path(const struct fs_sink *s, const char *path, char *out,
+                  size_t cap);
 int fs_fix_dirs(struct fs_sink *s, int rootfd, enum rz_code code);
 void fs_free_records(struct fs_sink *s);
 

@@ -102,7 +102,7 @@ static const char *base_name(const struct fs_writer *s, size_t *parent_len)
 /* ------------------------------------------------------------ records */
 
 static int record_dir(struct fs_writer *s, const char *path, uint32_t mode,
-                      int64_t mtime, uint32_t nsec, bool named)
+                      int64_t mtime, uint32_t nsec, bool named, bool mode_set)
 {
     if (!s->rec)
         return wfail(s, RZ_E_INTERNAL, 0, NULL, "a directory to create "
@@ -110,6 +110,7 @@ static int record_dir(struct fs_writer *s, const char *path, uint32_t mode,
     if (fs_record_dir(s->rec, path, mode, mtime, nsec, named,
                       s->cur ? s->cur->offset : 0) < 0)
         return wfail(s, RZ_E_NOMEM, 0, NULL, NULL);
+    s->rec->dirs[s->rec->ndirs - 1].mode_set = mode_set;
     return 0;
 }
 
@@ -121,6 +122,20 @@ static int record_link(struct fs_writer *s, const char *path)
 }
 
 /* ------------------------------------------------------------ parents */
+
+/*
+ * The mode a directory is created with: its final mode when that keeps it
+ * owner-writable (rwx, so it can be filled) and the umask leaves it
+ * intact, so the end needs no fchmod (*exact); else 0700, fixed at the
+ * end.  The staging directory is 0700, so nobody else reaches it anyway.
+ */
+static mode_t dir_create_mode(const struct fs_writer *s, uint32_t mode,
+                              bool *exact)
+{
+    *exact = (mode & 0700) == 0700 && s->umask >= 0 &&
+             (mode & (uint32_t)s->umask) == 0 && !s->same_owner;
+    return *exact ? (mode_t)mode : 0700;
+}
 
 static int lookup_fail(struct fs_writer *s, int e, const char *what)
 {
@@ -166,14 +181,15 @@ static int make_parents(struct fs_writer *s, size_t len)
         while (end < len && p[end] != '/')
             end++;
         p[end] = '\0';
-        made = mkdirat(fd, p + i, 0700);
+        bool exact;
+        made = mkdirat(fd, p + i, dir_create_mode(s, 0755, &exact));
         if (made < 0 && errno == EEXIST) {
             if (refuse_file_parent(s, fd, p + i) < 0)
                 goto fail;
             errno = EEXIST;
         }
         if (made == 0) {
-            if (record_dir(s, p, 0755, 0, 0, false) < 0)
+            if (record_dir(s, p, 0755, 0, 0, false, exact) < 0)
                 goto fail;
         } else if (errno != EEXIST) {
             io_fail(s, RZ_E_IO_CREATE, errno, "creating a parent directory");
@@ -315,8 +331,11 @@ fail:
 static int begin_dir(struct fs_writer *s, int pfd, const char *name)
 {
     struct stat st;
+    bool exact;
+    mode_t create = dir_create_mode(s, final_mode(s->cur->mode), &exact);
 
-    if (mkdirat(pfd, name, 0700) < 0) {
+    if (mkdirat(pfd, name, create) < 0) {
+        exact = false;           /* it was there: fixed at the end */
         if (errno != EEXIST)
             return io_fail(s, RZ_E_IO_CREATE, errno, "mkdirat");
         if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -330,7 +349,7 @@ static int begin_dir(struct fs_writer *s, int pfd, const char *name)
     if (set_owner(s, pfd, name) < 0)
         return -1;
     return record_dir(s, s->path, final_mode(s->cur->mode), s->cur->mtime,
-                      s->cur->mtime_nsec, true);
+                      s->cur->mtime_nsec, true, exact);
 }
 
 static int begin_symlink(struct fs_writer *s, int pfd, const char *name)
@@ -575,6 +594,7 @@ int fs_writer_prepare(struct fs_writer *s, const struct tar_entry *e)
     if (s->err->code != RZ_E_OK)
         return -1;
     s->cur = e;
+    s->file_written = 0;     /* also for a file handed to a writer thread */
     int rc = prepare(s, e);
     if (rc != 0)
         return rc;

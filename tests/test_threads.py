@@ -148,3 +148,18 @@ def test_threads_option_values(ctx):
         dest = ctx.path('o')
         r = ctx.run('--threads', good, '-C', dest, arc)
         assert r.rc == 0 and open(os.path.join(dest, 'a')).read() == 'a\n', r
+
+
+def test_limits_count_per_file_and_in_total_with_threads(ctx):
+    """--max-file-size is per file and --max-size over all, whichever
+    thread writes the file (the reader counts the bytes it hands over)."""
+    arc = os.path.join(ctx.mkdtemp('thr'), 'l.tar')
+    with tarfile.open(arc, 'w') as tf:
+        for i in range(40):
+            _add(tf, 'f%02d' % i, b'x' * 600)
+    for n in COUNTS:
+        dest = ctx.path('out')
+        r = ctx.run('--threads', n, '--max-file-size', '1000', '-C', dest, arc)
+        assert r.rc == 0 and len(os.listdir(dest)) == 40, (n, r)
+        r = ctx.run('--threads', n, '--max-size', '6000', '-C', ctx.path('o'), arc)
+        assert r.rc == 6 and 'entry: f10' in r.err, (n, r)

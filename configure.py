@@ -40,12 +40,15 @@ FORMATS += ['tar_numeric', 'tar_sparse', 'tar_pax']
 PIPELINE = ['fs_sink', 'fs_publish', 'fs_merge', 'fs_tree', 'fs_walk', 'fs_journal',
             'handoff', 'http_source', 'http_policy', 'http_multi', 'fd_source', 'digest', 'list_sink',
             'pipeline', 'progress', 'manifest', 'installer']
+PIPELINE += ['fs_writer', 'fs_record', 'fs_report', 'fs_order', 'fs_pool',
+             'fs_tree_ops']
 MAIN = 'pipeline/main'
 
 # Unit tests: tests/NAME.c, linked with the library.
 UNIT_TESTS = ['test_rz_error', 'test_tar_parser', 'test_tar_path',
               'test_decoder', 'test_digest', 'test_fs_sink', 'test_handoff',
               'test_http_policy', 'test_manifest']
+UNIT_TESTS += ['test_fs_order']
 # Helper programs the tests use (tests/ or tools/), linked with the library.
 TEST_PROGRAMS = ['tests/libtar_ref', 'tools/libtar_write']
 # Programs with no library (tests/NAME.c alone).
@@ -59,6 +62,8 @@ FUZZ_OBJS = ['formats/' + s for s in FORMATS] + ['pipeline/fs_sink',
                                                  'pipeline/fs_publish',
                                                  'pipeline/fs_merge', 'pipeline/fs_tree',
                                                  'pipeline/fs_walk', 'pipeline/fs_journal']
+FUZZ_OBJS += ['pipeline/' + s for s in ['fs_writer', 'fs_record', 'fs_report',
+                                        'fs_order', 'fs_pool', 'fs_tree_ops']]
 # fuzz_pipeline drives the real pipeline object (pipeline/pipeline.c),
 # which links the sources too; the fuzzer itself pushes from memory.
 FUZZ_OBJS += ['pipeline/' + s for s in ['pipeline', 'handoff', 'digest',

@@ -24,13 +24,16 @@ _rzup_extract()
         --retries | --retry-delay | --retry-max-time | --max-size | \
         --max-entries | --max-file-size | --max-ratio | -j | --jobs)
             return ;;
+        --threads)
+            COMPREPLY=($(compgen -W 'auto 1 2 4' -- "$cur"))
+            return ;;
     esac
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--directory --strip-components --list
             --verbose --quiet --include --exclude --wildcards --replace
             --allow-outside-symlinks --no-strict-trailer --same-owner
-            --keep-special-files --sha256 --sha256-url --max-size
+            --keep-special-files --threads --sha256 --sha256-url --max-size
             --max-entries --max-file-size --max-ratio --header --cacert
             --insecure --netrc --connect-timeout --stall-timeout --retries
             --retry-delay --retry-max-time --progress --jobs --force --help

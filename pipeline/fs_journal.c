@@ -139,8 +139,8 @@ static int build_journal(struct fs_sink *s, enum fs_jkind kind, char **buf,
     *len = 0;
     if (fs_journal_header(buf, len, &cap, kind) < 0)
         return -1;
-    for (size_t i = 0; kind == FS_J_MERGE && i < s->ndirs; i++) {
-        const struct fs_dir_rec *d = &s->dirs[i];
+    for (size_t i = 0; kind == FS_J_MERGE && i < s->rec.ndirs; i++) {
+        const struct fs_dir_rec *d = &s->rec.dirs[i];
         struct fs_jrec r = {'d', d->mode, d->mtime_nsec,
                             (d->named ? FS_JREC_NAMED : 0) |
                             (d->existed ? FS_JREC_EXISTED : 0) |
@@ -298,15 +298,15 @@ static int load_record(void *ctx, const struct fs_jrec *r)
         t->nremaps++;
         return 0;
     }
-    if (t->ndirs == t->dirs_cap) {
-        size_t cap = t->dirs_cap ? 2 * t->dirs_cap : 64;
-        struct fs_dir_rec *p = realloc(t->dirs, cap * sizeof *p);
+    if (t->rec.ndirs == t->rec.dirs_cap) {
+        size_t cap = t->rec.dirs_cap ? 2 * t->rec.dirs_cap : 64;
+        struct fs_dir_rec *p = realloc(t->rec.dirs, cap * sizeof *p);
         if (!p)
             return -1;
-        t->dirs = p;
-        t->dirs_cap = cap;
+        t->rec.dirs = p;
+        t->rec.dirs_cap = cap;
     }
-    struct fs_dir_rec *d = &t->dirs[t->ndirs];
+    struct fs_dir_rec *d = &t->rec.dirs[t->rec.ndirs];
     memset(d, 0, sizeof *d);
     d->path = strndup(r->path, r->path_len);
     if (!d->path)
@@ -317,8 +317,8 @@ static int load_record(void *ctx, const struct fs_jrec *r)
     d->named = r->flags & FS_JREC_NAMED;
     d->existed = r->flags & FS_JREC_EXISTED;
     d->followed = r->flags & FS_JREC_FOLLOWED;
-    d->seq = t->ndirs;
-    t->ndirs++;
+    d->offset = t->rec.ndirs;   /* journal order */
+    t->rec.ndirs++;
     return 0;
 }
 
@@ -337,7 +337,6 @@ static void recovery_sink(struct fs_sink *t, struct fs_sink *s,
     t->destfd = destfd;
     t->stagedirfd = st->dirfd;
     t->lockfd = st->lockfd;
-    t->cache_fd = t->file_fd = -1;
     size_t n = strnlen(st->name, sizeof t->stage_name - 1);
     memcpy(t->stage_name, st->name, n);
     t->stage_name[n] = '\0';
@@ -359,7 +358,7 @@ static int finish_merge(struct fs_sink *s, struct stale *st, int destfd)
     const char *body = jbody(st, &blen);
     if (fs_journal_parse(body, blen, load_record, &t) < 0)
         goto out;
-    fs_sort_dirs(&t);
+    fs_record_sort(&t.rec);
     t.stagefd = openat(st->dirfd, "tree", DIR_FLAGS);
     if (t.stagefd < 0)
         goto out;

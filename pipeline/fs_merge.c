@@ -290,13 +290,13 @@ static int merged_link_escapes(struct fs_sink *s, const char *link)
 /* Every staged symlink, resolved in the tree the merge would produce. */
 int fs_check_merged_links(struct fs_sink *s)
 {
-    for (size_t i = 0; i < s->nlinks; i++) {
-        int rc = merged_link_escapes(s, s->links[i]);
+    for (size_t i = 0; i < s->rec.nlinks; i++) {
+        int rc = merged_link_escapes(s, s->rec.links[i]);
         if (rc < 0)
-            return pub_fail(s, errno ? errno : ENOMEM, s->links[i],
+            return pub_fail(s, errno ? errno : ENOMEM, s->rec.links[i],
                             "following the symlink through the destination");
         if (rc == 1)
-            return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->links[i],
+            return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->rec.links[i],
                            "through what the destination already holds; "
                            "nothing was moved");
     }
@@ -308,31 +308,6 @@ int fs_check_merged_links(struct fs_sink *s)
 
 /* The destination path of a staged path: the longest remap that is a
  * prefix of it (at a component boundary) replaced by its target. */
-int fs_remap_path(const struct fs_sink *s, const char *path, char *out,
-                  size_t cap)
-{
-    const struct fs_remap *best = NULL;
-    size_t best_len = 0, plen = strlen(path);
-
-    for (size_t i = 0; i < s->nremaps; i++) {
-        size_t n = strlen(s->remaps[i].from);
-        if (n > best_len && n <= plen && memcmp(path, s->remaps[i].from, n) == 0
-            && (path[n] == '/' || path[n] == '\0')) {
-            best = &s->remaps[i];
-            best_len = n;
-        }
-    }
-    const char *to = best ? best->to : "";
-    const char *rest = path + best_len;
-    if (best && *to == '\0' && *rest == '/')
-        rest++;
-    if (strlen(to) + strlen(rest) + 1 > cap) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    snprintf(out, cap, "%s%s", to, rest);
-    return 0;
-}
 
 static int add_remap(struct fs_sink *s, const char *from, const char *to)
 {
@@ -361,15 +336,9 @@ static int add_remap(struct fs_sink *s, const char *from, const char *to)
 
 /* ------------------------------------------------------------ records */
 
-static int cmp_key(const void *key, const void *rec)
-{
-    return strcmp(key, ((const struct fs_dir_rec *)rec)->path);
-}
-
 static void mark_existed(struct fs_sink *s, const char *path, bool followed)
 {
-    struct fs_dir_rec *r = bsearch(path, s->dirs, s->ndirs, sizeof *s->dirs,
-                                   cmp_key);
+    struct fs_dir_rec *r = fs_record_find(&s->rec, path);
     if (r) {
         r->existed = true;
         r->followed = r->followed || followed;

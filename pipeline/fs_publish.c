@@ -297,7 +297,7 @@ int fs_sink_new(struct fs_sink **out, const struct fs_sink_options *o,
                             NULL);
     s->o = *o;
     s->err = err;
-    s->parentfd = s->destfd = s->stagefd = s->cache_fd = s->file_fd = -1;
+    s->parentfd = s->destfd = s->stagefd = -1;
     s->stagedirfd = s->lockfd = -1;
     s->same_owner = (o->flags & FS_SINK_SAME_OWNER) && geteuid() == 0;
     s->umask = read_umask();
@@ -336,203 +336,6 @@ int fs_sink_new(struct fs_sink **out, const struct fs_sink_options *o,
 }
 
 
-/* ------------------------------------------------------------ trees */
-
-static void free_names(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
-/* All names in a directory but "." and "..", read before anything changes
- * it (removing entries while readdir runs may skip some). */
-static int list_dir(int dirfd, char ***out, size_t *count)
-{
-    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd < 0 ? NULL : fdopendir(fd);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    while ((errno = 0, de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            char **p = realloc(names, cap * sizeof *p);
-            if (!p)
-                goto fail;
-            names = p;
-        }
-        if (!(names[n] = strdup(de->d_name)))
-            goto fail;
-        n++;
-    }
-    if (errno)
-        goto fail;
-    closedir(d);
-    *out = names;
-    *count = n;
-    return 0;
-fail:;
-    int e = errno ? errno : ENOMEM;
-    free_names(names, n);
-    closedir(d);
-    errno = e;
-    return -1;
-}
-
-/*
- * Tree removal holds at most three fds whatever the depth: a hostile
- * archive may nest 1024 directories, and one fd per level could exhaust
- * the open-file limit and leave the staging tree behind.  So subdirectories
- * are not recursed into: each is renamed up to the top of the tree being
- * removed (it is ours and about to go) and queued, and the queue is emptied
- * one directory at a time.  Never follows a symlink.
- */
-struct rm_queue {
-    char **names;           /* directories directly under the top, to empty */
-    size_t n, cap;
-    unsigned long counter;  /* for the names of moved-up directories */
-};
-
-static int rm_push(struct rm_queue *q, const char *name)
-{
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 16;
-        char **p = realloc(q->names, cap * sizeof *p);
-        if (!p)
-            return -1;
-        q->names = p;
-        q->cap = cap;
-    }
-    if (!(q->names[q->n] = strdup(name)))
-        return -1;
-    q->n++;
-    return 0;
-}
-
-/* A subdirectory of fd (not the top): move it up to topfd and queue it. */
-static int rm_move_up(struct fs_sink *s, struct rm_queue *q, int topfd, int fd,
-                      const char *name)
-{
-    char up[64];
-
-    for (;;) {
-        snprintf(up, sizeof up, ".rzup-rm-%lu", q->counter++);
-        if (fs_rename_noreplace(s, fd, name, topfd, up) == 0)
-            return rm_push(q, up);
-        if (errno != EEXIST)
-            return -1;
-    }
-}
-
-/* Unlinks the non-directories in fd and queues its subdirectories. */
-static int rm_empty(struct fs_sink *s, struct rm_queue *q, int topfd, int fd,
-                    bool is_top)
-{
-    struct stat st;
-    char **names;
-    size_t n;
-    int first = 0;
-
-    if (list_dir(fd, &names, &n) < 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int rc;
-        if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            rc = errno == ENOENT ? 0 : -1;
-        } else if (!S_ISDIR(st.st_mode)) {
-            rc = unlinkat(fd, names[i], 0);
-        } else {
-            /* a read-only directory (a 0555 entry) must be made writable
-             * to be moved and emptied by a non-root user */
-            if ((st.st_mode & 0700) != 0700)
-                (void)fchmodat(fd, names[i], 0700, 0);
-            rc = is_top ? rm_push(q, names[i])
-                        : rm_move_up(s, q, topfd, fd, names[i]);
-        }
-        if (rc < 0 && !first)
-            first = errno ? errno : ENOMEM;
-    }
-    free_names(names, n);
-    errno = first;
-    return first ? -1 : 0;
-}
-
-int fs_remove_tree(struct fs_sink *s, int dirfd, const char *name)
-{
-    struct rm_queue q = {NULL, 0, 0, 0};
-    struct stat st;
-    int first = 0;
-
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlinkat(dirfd, name, 0);
-    if ((st.st_mode & 0700) != 0700)
-        (void)fchmodat(dirfd, name, 0700, 0); /* just seen: a dir, ours */
-    int top = openat(dirfd, name, DIR_FLAGS);
-    if (top < 0)
-        return -1;
-    if (rm_empty(s, &q, top, top, true) < 0)
-        first = errno;
-    while (q.n > 0) {
-        char *sub = q.names[--q.n];
-        int fd = openat(top, sub, DIR_FLAGS);
-        if ((fd < 0 || rm_empty(s, &q, top, fd, false) < 0) && !first)
-            first = errno;
-        if (fd >= 0)
-            close(fd);
-        if (unlinkat(top, sub, AT_REMOVEDIR) < 0 && !first)
-            first = errno;
-        free(sub);
-    }
-    free(q.names);
-    close(top);
-    if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && !first)
-        first = errno;
-    errno = first;
-    return first ? -1 : 0;
-}
-
-/* ------------------------------------------------------------ renames */
-
-int fs_rename_noreplace(struct fs_sink *s, int ofd, const char *oname,
-                        int nfd, const char *nname)
-{
-    struct stat st;
-
-    if (!s->rename_compat) {
-        if (renameat2(ofd, oname, nfd, nname, RENAME_NOREPLACE) == 0)
-            return 0;
-        if (errno != EINVAL)
-            return -1;
-        s->rename_compat = true;
-        fs_note(s, "renameat2 flags are not supported here: using "
-                "check-then-rename (see README)");
-    }
-    if (fstatat(nfd, nname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        errno = EEXIST;
-        return -1;
-    }
-    if (errno != ENOENT)
-        return -1;
-    if (renameat(ofd, oname, nfd, nname) == 0)
-        return 0;
-    /* something appeared in between: a plain rename replaces only an
-     * empty directory; anything else is refused, as EEXIST */
-    if (errno == ENOTEMPTY || errno == ENOTDIR || errno == EISDIR)
-        errno = EEXIST;
-    return -1;
-}
-
 /* ------------------------------------------------------------ finish */
 
 /* Unlinks a refused symlink that is already in the destination. */
@@ -561,8 +364,8 @@ static int check_links(struct fs_sink *s, int rootfd, bool published)
 {
     char where[TAR_PATH_MAX + 1];
 
-    for (size_t i = 0; i < s->nlinks; i++) {
-        const char *path = s->links[i];
+    for (size_t i = 0; i < s->rec.nlinks; i++) {
+        const char *path = s->rec.links[i];
         if (published && s->nremaps > 0) {
             if (fs_remap_path(s, path, where, sizeof where) < 0)
                 return pub_fail(s, errno, path, "path too long");
@@ -578,98 +381,13 @@ static int check_links(struct fs_sink *s, int rootfd, bool published)
         int e = errno;
         if (e != EXDEV)
             return fs_fail(s, published ? RZ_E_IO_PUBLISH : RZ_E_IO_CREATE,
-                           e, s->links[i], "checking the symlink's target");
+                           e, s->rec.links[i], "checking the symlink's target");
         if (published)
             unlink_beneath(s, rootfd, path);
-        return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->links[i],
+        return fs_fail(s, RZ_E_POL_SYMLINK_OUTSIDE, 0, s->rec.links[i],
                        published ? "through a symlink already in the "
                        "destination; the link was removed"
                        : "through other symlinks of the archive");
-    }
-    return 0;
-}
-
-static int cmp_rec(const void *a, const void *b)
-{
-    const struct fs_dir_rec *x = a, *y = b;
-    int c = strcmp(x->path, y->path);
-
-    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-/* Sorts the records by path and keeps the last one of each path.  In that
- * order every descendant follows its ancestors, so walking it backwards
- * is deepest first. */
-void fs_sort_dirs(struct fs_sink *s)
-{
-    size_t j = 0;
-
-    if (s->ndirs > 1)
-        qsort(s->dirs, s->ndirs, sizeof *s->dirs, cmp_rec);
-    for (size_t i = 0; i < s->ndirs; i++) {
-        if (j > 0 && strcmp(s->dirs[j - 1].path, s->dirs[i].path) == 0) {
-            free(s->dirs[j - 1].path);
-            s->dirs[j - 1] = s->dirs[i];
-        } else {
-            s->dirs[j++] = s->dirs[i];
-        }
-    }
-    s->ndirs = j;
-}
-
-static int fix_fd(int fd, uint32_t mode, bool named, int64_t mtime,
-                  uint32_t nsec)
-{
-    struct timespec ts[2] = {{0, UTIME_OMIT}, {(time_t)mtime, (long)nsec}};
-
-    if (nsec >= 1000000000u)
-        ts[1].tv_nsec = 0;
-    if (fchmod(fd, mode) < 0)
-        return -1;
-    return named ? futimens(fd, ts) : 0;
-}
-
-/* Reopens a recorded directory beneath rootfd (never through a symlink),
- * checks it still is one, and applies its mode and mtime. */
-static int fix_dir(struct fs_sink *s, int rootfd, const struct fs_dir_rec *r,
-                   enum rz_code code)
-{
-    char where[TAR_PATH_MAX + 1];
-    const char *path = r->path;
-    struct stat st;
-
-    if (s->nremaps > 0 && s->mode == FS_PUB_MERGE) {
-        if (fs_remap_path(s, path, where, sizeof where) < 0)
-            return fs_fail(s, code, errno, r->path, "path too long");
-        path = where;
-    }
-    int fd = *path ? fs_open_beneath(s->resolver, rootfd, path, DIR_FLAGS)
-                   : openat(rootfd, ".", DIR_FLAGS);
-
-    if (fd < 0)
-        return fs_fail(s, errno == ELOOP || errno == EXDEV ? RZ_E_POL_ESCAPE
-                       : code, errno, r->path, "reopening the directory");
-    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) ||
-        fix_fd(fd, r->mode, r->named, r->mtime, r->mtime_nsec) < 0) {
-        int e = errno;
-        close(fd);
-        return fs_fail(s, code, e, r->path, "setting the directory's mode");
-    }
-    close(fd);
-    return 0;
-}
-
-/* Deepest first; when merging, a directory the destination already had
- * keeps its mode unless an entry names it, and one reached through a
- * destination symlink always keeps it (it is the link target's). */
-int fs_fix_dirs(struct fs_sink *s, int rootfd, enum rz_code code)
-{
-    for (size_t i = s->ndirs; i-- > 0;) {
-        const struct fs_dir_rec *r = &s->dirs[i];
-        if ((r->existed && !r->named) || r->followed)
-            continue;
-        if (fix_dir(s, rootfd, r, code) < 0)
-            return -1;
     }
     return 0;
 }
@@ -680,8 +398,9 @@ static int fix_root(struct fs_sink *s, int fd, enum rz_code code)
 {
     if (s->mode == FS_PUB_MERGE)
         return 0;
-    if (fix_fd(fd, s->root_named ? s->root_mode : 0755, s->root_named,
-               s->root_mtime, s->root_nsec) < 0)
+    if (fs_fix_fd(fd, s->rec.root_named ? s->rec.root_mode : 0755, true,
+               s->rec.root_named,
+               s->rec.root_mtime, s->rec.root_nsec) < 0)
         return fs_fail(s, code, errno, NULL, "setting the root's mode");
     return 0;
 }
@@ -692,14 +411,11 @@ int fs_sink_finish(struct fs_sink *s)
         return -1;
     if (s->finished || !s->staging_exists)
         return fs_fail(s, RZ_E_INTERNAL, 0, NULL, "fs_sink_finish misuse");
-    assert(s->file_fd < 0);
-    s->cur = NULL;
-    if (s->cache_fd >= 0)
-        close(s->cache_fd);
-    s->cache_fd = -1;
+    if (fs_sink_stop_writers(s, true) < 0)
+        return -1;
     if (check_links(s, s->stagefd, false) < 0)
         return -1;
-    fs_sort_dirs(s);
+    fs_record_sort(&s->rec);
     if (s->mode != FS_PUB_MERGE &&
         (fs_fix_dirs(s, s->stagefd, RZ_E_IO_CREATE) < 0 ||
          fix_root(s, s->stagefd, RZ_E_IO_CREATE) < 0))
@@ -710,10 +426,6 @@ int fs_sink_finish(struct fs_sink *s)
 
 /* ------------------------------------------------------------ publish */
 
-int pub_fail(struct fs_sink *s, int e, const char *path, const char *what)
-{
-    return fs_fail(s, RZ_E_IO_PUBLISH, e, path, "%s", what);
-}
 
 /* Removes the whole staging directory (lock last, so a killed removal is
  * still recognised); warns, never claims, when something stays. */
@@ -900,11 +612,7 @@ void fs_sink_abort(struct fs_sink *s)
 {
     if (!s)
         return;
-    if (s->file_fd >= 0)
-        close(s->file_fd);
-    if (s->cache_fd >= 0)
-        close(s->cache_fd);
-    s->file_fd = s->cache_fd = -1;
+    fs_sink_stop_writers(s, false);   /* s->err may be gone: see fs_sink.h */
     if (s->published || !s->staging_exists)
         return;                 /* a committed merge is kept for the next run */
     if (remove_staging(s) == 0) {
@@ -913,24 +621,6 @@ void fs_sink_abort(struct fs_sink *s)
             futimens(s->destfd, (struct timespec[2]){{0, UTIME_OMIT},
                                                      s->dest_mtime});
     }
-}
-
-void fs_free_records(struct fs_sink *s)
-{
-    for (size_t i = 0; i < s->ndirs; i++)
-        free(s->dirs[i].path);
-    free(s->dirs);
-    free_names(s->links, s->nlinks);
-    for (size_t i = 0; i < s->nremaps; i++) {
-        free(s->remaps[i].from);
-        free(s->remaps[i].to);
-    }
-    free(s->remaps);
-    s->dirs = NULL;
-    s->links = NULL;
-    s->remaps = NULL;
-    s->ndirs = s->nlinks = s->nremaps = 0;
-    s->dirs_cap = s->links_cap = s->remaps_cap = 0;
 }
 
 void fs_sink_free(struct fs_sink *s)

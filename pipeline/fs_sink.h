@@ -98,7 +98,10 @@
  *                    complete.  renameat2 flags answering EINVAL switch the
  *                    sink to the fallbacks of README "Where files go".
  *                    Call once, after a successful fs_sink_finish.
- *   fs_sink_abort    removes the staging directory (also safe after a
+ *   fs_sink_abort    stops the writer threads without touching the error
+ *                    record (which may be gone by then: call
+ *                    fs_sink_settle first), removes the staging directory
+ *                    (also safe after a
  *                    failed publish, and idempotent), never following a
  *                    symlink; what it cannot remove is named in a warning.
  *                    When merging and nothing had moved yet, the
@@ -111,6 +114,12 @@
  * concerned during finish and publish).  Disk full reports RZ_E_IO_NOSPC
  * with the number of bytes written so far in detail.  Errors are sticky:
  * every callback returns -1 at once if err->code is already set.
+ *
+ * Threads (fs_sink_options.threads > 1): regular files that fit a 64 KiB
+ * buffer are created by writer threads (fs_pool.c), everything else by
+ * the thread that calls the callbacks, under the ordering rules of
+ * fs_order.h: the tree, and the failure reported (the first in archive
+ * order), are those of a serial run.  threads == 1 is the serial path.
  *
  * No global state: several sinks may run at once in different threads.
  * Uses openat2 (Linux 5.6+) where the kernel allows it, else the walk.
@@ -142,6 +151,8 @@ struct fs_sink_options {
     uint64_t max_size;          /* 0 = unlimited: total bytes of file data */
     uint64_t max_entries;       /* 0 = unlimited */
     uint64_t max_file_size;     /* 0 = unlimited */
+    unsigned threads;           /* threads creating entries (--threads):
+                                   0 = the default, 1 = serial */
     /* Called for warnings (skipped device, stripped '/'); may be NULL. */
     void (*warn)(void *warn_ctx, const char *msg);
     void *warn_ctx;
@@ -164,6 +175,16 @@ int fs_sink_finish(struct fs_sink *s);
 int fs_sink_publish(struct fs_sink *s);
 void fs_sink_abort(struct fs_sink *s);
 void fs_sink_free(struct fs_sink *s);
+
+/*
+ * With threads > 1: waits for the writer threads and, if one of them
+ * failed, puts that failure into the sink's error record and into `also`
+ * (another record holding a copy, e.g. the caller's after a handoff; may
+ * be NULL) wherever it comes first in archive order (fs_order.h).  Call
+ * after the thread feeding the sink has stopped, before reading the
+ * error; 0, or -1 if a writer thread failed.  Nothing with threads == 1.
+ */
+int fs_sink_settle(struct fs_sink *s, struct rz_error *also);
 
 /* Statistics for the summary line. */
 uint64_t fs_sink_entries(const struct fs_sink *s);

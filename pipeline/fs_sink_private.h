@@ -1,7 +1,13 @@
 /*
- * fs_sink_private.h: the fs_sink state shared by fs_sink.c (entry
- * creation) and fs_publish.c (staging, finish, publish, abort, removal).  Not
- * for use outside those two files.
+ * fs_sink_private.h: the state of one sink: the staging directory and its
+ * publication (fs_publish.c, fs_merge.c, fs_journal.c), the writers that
+ * create entries (fs_sink.c over fs_writer.c and fs_pool.c), and the tree
+ * record they share (fs_record.h).  Not for use outside those files.
+ *
+ * Calls between the files go one way (no cycle): fs_publish.c -> fs_journal.c
+ * -> fs_merge.c -> fs_tree_ops.c -> fs_record.c, fs_report.c, fs_walk.c;
+ * fs_publish.c -> fs_sink.c (fs_sink_stop_writers) -> fs_pool.c ->
+ * fs_writer.c -> fs_record.c, fs_walk.c; fs_order.c is pure.
  */
 #ifndef RZ_FS_SINK_PRIVATE_H
 #define RZ_FS_SINK_PRIVATE_H
@@ -12,31 +18,18 @@
 #include <time.h>
 
 #include "../formats/tar_path.h"
+#include "fs_record.h"
 #include "fs_sink.h"
 #include "fs_tree.h"
+#include "fs_walk.h"
+#include "fs_writer.h"
 
-/* A directory whose final mode and mtime are applied at the end. */
-struct fs_dir_rec {
-    char *path;          /* normalised, relative to the root; owned */
-    uint32_t mode;       /* final permission bits */
-    int64_t mtime;
-    uint32_t mtime_nsec;
-    bool named;          /* an entry names it (else an implied parent) */
-    bool existed;        /* merge: the destination already had a directory */
-    bool followed;       /* merge: reached through a destination symlink */
-    uint64_t seq;        /* arrival order, so the last record wins */
-};
+struct fs_pool;
 
 /* Merge: a staged directory that lands where a destination symlink leads
  * (merged /usr: "bin" -> "usr/bin"); paths below `from` are below `to`. */
 struct fs_remap {
     char *from, *to;     /* relative to the root; owned */
-};
-
-/* How paths beneath a directory fd are resolved (fs_walk.c). */
-enum fs_resolver {
-    FS_RESOLVE_OPENAT2,  /* openat2(RESOLVE_BENEATH|...) */
-    FS_RESOLVE_WALK,     /* checked openat(O_NOFOLLOW) walk */
 };
 
 enum fs_pub_mode {
@@ -69,77 +62,45 @@ struct fs_sink {
     char stage_suffix[8];
     char *stage_path;
     int stagefd;
-    bool staging_exists, finished, published, warned_slash, same_owner;
+    bool staging_exists, finished, published, same_owner;
     bool dest_touched;   /* merge: entries have started to move */
 
-    /* the last parent directory opened, as archives group files by dir */
-    int cache_fd;
-    size_t cache_len;
-    char cache_path[TAR_PATH_MAX + 1];
-
-    /* the entry being written */
-    const struct tar_entry *cur;
     int umask;           /* the process umask, or -1 if unknown */
-    int file_fd;
-    uint32_t file_mode;
-    bool file_chmod;     /* the mode still needs an fchmod at the end */
-    uint64_t file_written;
-    size_t path_len;
-    char path[TAR_PATH_MAX + 1];
-    char tpath[TAR_PATH_MAX + 1];   /* hardlink target, normalised */
-    char scratch[TAR_PATH_MAX + 1]; /* NUL-terminated copies of prefixes */
+    char path[TAR_PATH_MAX + 1];    /* the merge's walk (fs_merge.c) */
 
-    /* what finish and publish need */
-    struct fs_dir_rec *dirs;
-    size_t ndirs, dirs_cap;
-    uint64_t dir_seq;    /* next record's seq */
-    bool root_named;
-    uint32_t root_mode;
-    int64_t root_mtime;
-    uint32_t root_nsec;
-    char **links;        /* symlinks to check against the real tree */
-    size_t nlinks, links_cap;
+    /* entry creation (fs_sink.c): the writer of the thread that reads the
+     * archive, and with --threads > 1 the writer threads (fs_pool.c) */
+    bool writers_on;
+    struct fs_writer w;
+    struct fs_pool *pool;
+    bool pooled;         /* the current entry goes to the pool */
 
-    uint64_t entries, bytes;
+    /* what finish and publish need: the shared tree record */
+    struct fs_record rec;
 };
 
 /*
- * Records an error: the current entry's name and archive offset when an
- * entry is being written, else `path` (may be NULL) without an offset.
+ * fs_report.c: records an error naming `path` (may be NULL), without an
+ * offset (errors of entries are the writers', fs_writer.c).
  */
 int fs_fail(struct fs_sink *s, enum rz_code code, int sys_errno,
             const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-
-/*
- * Sorts the directory records by path and keeps the last record of each
- * path (fs_publish.c).  Run at finish, and whenever the array is full, so a
- * hostile archive naming the same directories over and over cannot grow
- * memory beyond twice the number of distinct directories.
- */
-void fs_sort_dirs(struct fs_sink *s);
-
-/*
- * fs_walk.c: opens path beneath dirfd, never through a symlink or magic
- * link and never above dirfd (ELOOP for a symlink on the way, EXDEV for an
- * escape).  fs_resolve_beneath follows symlinks that stay beneath (O_PATH
- * result).  fs_resolver_probe chooses the method once per run: the walk
- * when openat2 answers ENOSYS, EPERM or EINVAL (*why = that errno).
- */
-enum fs_resolver fs_resolver_probe(int dirfd, int *why);
-int fs_open_beneath(enum fs_resolver r, int dirfd, const char *path,
-                    int flags);
-int fs_resolve_beneath(enum fs_resolver r, int dirfd, const char *path);
 
 /* A note for -v (the chosen containment, a rename fallback); never NULL-safe
  * callers: does nothing unless verbose and a note callback is set. */
 void fs_note(struct fs_sink *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* fs_tree_ops.c: fchmod (if chmod) then, if named, futimens of an open
+ * directory; 0 or -1 (errno). */
+int fs_fix_fd(int fd, uint32_t mode, bool chmod, bool named, int64_t mtime,
+              uint32_t nsec);
+
 /*
- * Renames with RENAME_NOREPLACE (EEXIST if newname exists), falling back,
+ * fs_tree_ops.c.  Renames with RENAME_NOREPLACE (EEXIST if newname exists), falling back,
  * once renameat2 flags answered EINVAL, to a check then a plain rename
- * (ENOTEMPTY and ENOTDIR from it are EEXIST).  fs_publish.c.
+ * (ENOTEMPTY and ENOTDIR from it are EEXIST).
  */
 int fs_rename_noreplace(struct fs_sink *s, int ofd, const char *oname,
                         int nfd, const char *nname);
@@ -165,17 +126,28 @@ int fs_stage_lock(struct fs_sink *s);
 int fs_journal_commit(struct fs_sink *s, enum fs_jkind kind);
 bool fs_recover_stale(struct fs_sink *s);   /* true: dest changed */
 
-/* fs_publish.c, for the recovery: the merge pass (no dry run) of an open
- * staged tree into destfd, then directory fixups; 0 or -1 (s->err set). */
+/* fs_sink.c: stops the writer threads (waiting for what they hold),
+ * closes the writers' fds; with report, the first failure in archive
+ * order, if any, is then in s->err (0, or -1 with s->err set); without,
+ * s->err is not touched (abort: the record may be gone, and
+ * fs_sink_settle already reported).  Idempotent. */
+int fs_sink_stop_writers(struct fs_sink *s, bool report);
+
+/* fs_merge.c (also for the recovery): the merge pass (no dry run) of an
+ * open staged tree into destfd, then directory fixups; 0 or -1 (s->err
+ * set). */
 int fs_merge_pass(struct fs_sink *s);
 int fs_merge_dry_run(struct fs_sink *s);
 int fs_check_merged_links(struct fs_sink *s);
-/* path (staged, relative) -> where it is in the destination, per remaps */
-int fs_remap_path(const struct fs_sink *s, const char *path, char *out,
-                  size_t cap);
-int pub_fail(struct fs_sink *s, int e, const char *path, const char *what);
 /* Counts one move of an entry (the RZUP_TEST_STOP_AFTER_RENAMES hook). */
 void fs_counted_rename(struct fs_sink *s);
+/* fs_report.c: an RZ_E_IO_PUBLISH failure naming path. */
+int pub_fail(struct fs_sink *s, int e, const char *path, const char *what);
+/* fs_tree_ops.c: path (staged, relative) -> where it is in the
+ * destination, per remaps; the directory records' modes and mtimes,
+ * deepest first (see fix_dir there); freeing the records and remaps. */
+int fs_remap_path(const struct fs_sink *s, const char *path, char *out,
+                  size_t cap);
 int fs_fix_dirs(struct fs_sink *s, int rootfd, enum rz_code code);
 void fs_free_records(struct fs_sink *s);
 

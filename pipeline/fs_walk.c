@@ -16,7 +16,11 @@
  * trees we walk are our own 0700 staging directory and the destination,
  * so this matters only against someone who can already write there.
  */
-#include "fs_sink_private.h"
+#include "fs_walk.h"
+
+#include <stdbool.h>
+
+#include "../formats/tar_path.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -129,6 +129,8 @@ static void full_usage(FILE *f)
 "      --xattrs               restore user.* extended attributes\n"
 "      --same-owner           keep archive owners (root only)\n"
 "      --keep-special-files   create devices and FIFOs (root only)\n"
+"      --threads N            threads creating files (1 to 16, or auto, the\n"
+"                             default; 1: one thread, in archive order)\n"
 "\n"
 "Integrity and limits:\n"
 "      --sha256 DIGEST        expected SHA-256 of the download: 64 hex digits,\n"
@@ -200,6 +202,7 @@ enum {
     OPT_ZSTD_MAX_WINDOW, OPT_XZ_MEMLIMIT, OPT_XZ_THREADS,
     OPT_GZIP_ENGINE,
     OPT_XATTRS,
+    OPT_THREADS,
 };
 
 static const struct option long_opts[] = {
@@ -226,6 +229,7 @@ static const struct option long_opts[] = {
     {"no-strict-trailer", no_argument, NULL, OPT_NO_STRICT},
     {"ignore-zeros", no_argument, NULL, 'i'},
     {"xattrs", no_argument, NULL, OPT_XATTRS},
+    {"threads", required_argument, NULL, OPT_THREADS},
     {"same-owner", no_argument, NULL, OPT_SAME_OWNER},
     {"keep-special-files", no_argument, NULL, OPT_KEEP_SPECIAL},
     {"max-size", required_argument, NULL, OPT_MAX_SIZE},
@@ -384,6 +388,14 @@ static int parse_other_option(struct pipeline_options *o, int opt,
             return RZ_EXIT_USAGE;
         }
         break;
+    case OPT_THREADS: {
+        uint64_t v = 0;
+        if (strcmp(arg, "auto") != 0 &&
+            (parse_size(arg, &v, false) < 0 || v == 0 || v > 16))
+            return bad_value("--threads (1 to 16, or auto)", arg);
+        o->sink.threads = (unsigned)v;
+        break;
+    }
     case OPT_XZ_THREADS: {
         uint64_t v;
         if (parse_size(arg, &v, false) < 0 || v == 0 || v > 64)

@@ -452,6 +452,9 @@ int pipeline_finish(struct pipeline *r)
     /* Stop the writer before reading its error record. */
     if (r->handoff)
         handoff_stop(r->handoff);
+    /* writer threads: the first failure in archive order is reported */
+    if (r->fs)
+        fs_sink_settle(r->fs, err);
     if (r->cerr && r->cerr != err)
         rz_error_adopt(err, r->cerr);
     if (rc < 0)

@@ -29,12 +29,20 @@ TOP = os.path.dirname(HERE)
 UNIT_TESTS = ['test_rz_error', 'test_tar_parser', 'test_tar_path',
               'test_decoder', 'test_digest', 'test_fs_sink', 'test_handoff',
               'test_http_policy', 'test_manifest']
+UNIT_TESTS += ['test_fs_order']
 INTEGRATION = ['test_cli', 'test_http', 'test_failures', 'test_attacks', 'test_network',
                'test_live', 'test_install', 'test_progress']
 INTEGRATION += ['test_formats']
 INTEGRATION += ['test_tar_formats']
 INTEGRATION += ['test_conformance', 'test_diff_fixtures']
 INTEGRATION += ['test_bench']
+INTEGRATION += ['test_threads']
+# Suites run once more with writer threads (RZUP_TEST_THREADS, which the
+# sink takes as the default of --threads): the policy, the attack catalogue
+# and the live-system tests must hold on the serial path and with threads.
+# --threads N sets the count of the main pass too.
+THREADED = ['test_cli', 'test_failures', 'test_attacks', 'test_live']
+THREADED_COUNT = '4'
 # Fixtures that libtar can read (it has no pax support).
 LIBTAR_COMPARABLE = ['gnu', 'pygnu', 'libtar']
 
@@ -105,18 +113,19 @@ def run_conformance(tally, builddir, fixtures, pattern):
             tally.record(test, 'PASS')
 
 
-def run_integration(tally, builddir, binary, fixtures, pattern):
+def run_integration(tally, builddir, binary, fixtures, pattern,
+                    modules=INTEGRATION, tag=''):
     sys.path.insert(0, HERE)
     import harness
     ctx = harness.Context(TOP, builddir, os.path.abspath(binary), fixtures)
     try:
-        for modname in INTEGRATION:
+        for modname in modules:
             spec = importlib.util.spec_from_file_location(
                 modname, os.path.join(HERE, modname + '.py'))
             mod = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(mod)
             for fname in sorted(n for n in dir(mod) if n.startswith('test_')):
-                name = '%s.%s' % (modname, fname)
+                name = '%s.%s%s' % (modname, fname, tag)
                 if pattern and pattern not in name:
                     continue
                 t0 = time.monotonic()
@@ -140,7 +149,12 @@ def main():
     ap.add_argument('--binary', default='./rzup-extract')
     ap.add_argument('-k', dest='pattern', default='',
                     help='run only tests whose name contains this')
+    ap.add_argument('--threads', default='',
+                    help='RZUP_TEST_THREADS for the main pass (default: '
+                    'the binary\'s own default)')
     args = ap.parse_args()
+    if args.threads:
+        os.environ['RZUP_TEST_THREADS'] = args.threads
     os.chdir(TOP)
     # Under the sanitizer build: leaks fail the run, except libtar's own.
     os.environ.setdefault('LSAN_OPTIONS', 'suppressions=%s:print_suppressions=0'
@@ -155,6 +169,12 @@ def main():
     run_unit(tally, args.builddir, fixtures, args.pattern)
     run_conformance(tally, args.builddir, fixtures, args.pattern)
     run_integration(tally, args.builddir, args.binary, fixtures, args.pattern)
+    main_threads = os.environ.pop('RZUP_TEST_THREADS', None)
+    again = '1' if main_threads not in (None, '', '1') else THREADED_COUNT
+    os.environ['RZUP_TEST_THREADS'] = again
+    run_integration(tally, args.builddir, args.binary, fixtures, args.pattern,
+                    THREADED, '[threads=%s]' % again)
+    del os.environ['RZUP_TEST_THREADS']
     if tally.failures:
         print('\nFailed:\n  ' + '\n  '.join(tally.failures))
     print('%d passed, %d failed, %d skipped' % (tally.passed, tally.failed,

@@ -450,8 +450,8 @@ static void test_repeated_entries_bounded(void)
         if (t.err.code != RZ_E_OK)
             break;
     }
-    CHECK(t.s->dirs_cap <= 256);
-    CHECK(t.s->links_cap <= 64);
+    CHECK(t.s->rec.dirs_cap <= 256);
+    CHECK(t.s->rec.links_cap <= 64);
     CHECK_EQ_INT(finish_publish(&t), 0);
     CHECK_EQ_INT(mode_of(&t, "a"), modes[19999 % 4]);
     CHECK_EQ_INT(mode_of(&t, "b"), modes[19998 % 4]);

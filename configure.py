@@ -40,6 +40,7 @@ FORMATS += ['tar_numeric', 'tar_sparse', 'tar_pax']
 PIPELINE = ['fs_sink', 'fs_publish', 'fs_merge', 'fs_tree', 'fs_walk', 'fs_journal',
             'handoff', 'http_source', 'http_policy', 'http_multi', 'fd_source', 'digest', 'list_sink',
             'pipeline', 'progress', 'manifest', 'installer']
+PIPELINE += ['install_multi']
 MAIN = 'pipeline/main'
 
 # Unit tests: tests/NAME.c, linked with the library.

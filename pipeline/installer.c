@@ -4,6 +4,7 @@
  * to every pipeline's own stop flag.
  */
 #include "installer.h"
+#include "install_multi.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@ struct component_run {
 
 struct installer {
     const struct installer_options *o;
+    struct install_multi *im;         /* --driver=multi, else NULL */
     struct component_run *runs;
     atomic_size_t next;
     pthread_mutex_t lock;
@@ -182,6 +184,10 @@ static void run_one(struct component_run *r)
     po.http.on_total = on_total;
     po.http.notice_ctx = r;
     po.http.stats = &r->net;
+    if (r->in->im) {      /* one transfer per component on the multi */
+        po.http.driver = install_multi_driver(r->in->im, r->i);
+        po.http.connections = 1;
+    }
     po.on_line = o->base.verbose ? on_line : NULL;
     po.on_warn = on_warn;
     po.on_note = o->base.verbose ? on_notice : NULL;
@@ -324,6 +330,13 @@ int installer_run(const struct installer_options *o)
         fputs("rzup-extract: error: out of memory\n", stderr);
         return RZ_EXIT_INTERNAL;
     }
+    if (o->driver == INSTALLER_MULTI && !(in.im = install_multi_new(n))) {
+        free(in.runs);
+        free(threads);
+        fputs("rzup-extract: error: cannot start the curl multi thread\n",
+              stderr);
+        return RZ_EXIT_INTERNAL;
+    }
     pthread_mutex_init(&in.lock, NULL);
     pthread_cond_init(&in.changed, NULL);
     for (size_t i = 0; i < n; i++) {
@@ -348,7 +361,11 @@ int installer_run(const struct installer_options *o)
     progress_stop(o->progress);
     if (o->summary)
         print_summary(&in, now() - t0);
+    if (o->summary && in.im && o->base.verbose)
+        fprintf(o->summary, "rzup-extract: curl multi: transfers paused %lu "
+                "times for their pipelines\n", install_multi_pauses(in.im));
     rc = exit_status(&in);
+    install_multi_free(in.im);
     pthread_mutex_destroy(&in.lock);
     pthread_cond_destroy(&in.changed);
     free(threads);

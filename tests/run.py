@@ -32,6 +32,7 @@ UNIT_TESTS = ['test_rz_error', 'test_tar_parser', 'test_tar_path',
 INTEGRATION = ['test_cli', 'test_http', 'test_failures', 'test_attacks', 'test_network',
                'test_live', 'test_install', 'test_progress']
 INTEGRATION += ['test_formats']
+INTEGRATION += ['test_install_multi']
 INTEGRATION += ['test_tar_formats']
 INTEGRATION += ['test_conformance', 'test_diff_fixtures']
 # Fixtures that libtar can read (it has no pax support).

@@ -96,6 +96,15 @@ def _entries(srv, comps, **over):
     return out
 
 
+def _drv(driver):
+    return ['--driver=' + driver] if driver else []
+
+
+def _install(ctx, driver, *args):
+    """`rzup-extract install ARGS`, with --driver=DRIVER when given."""
+    return ctx.run('install', *_drv(driver), *args)
+
+
 def _json_lines(err):
     events = []
     for line in err.splitlines():
@@ -121,7 +130,7 @@ def _restore_receipt(dest):
     os.rename(dest + '.receipt-moved', os.path.join(dest, '.rzup-receipt'))
 
 
-def test_three_components_in_parallel(ctx):
+def test_three_components_in_parallel(ctx, driver=None):
     d, comps = _setup(ctx)
     srv = Served(ctx, d)
     try:
@@ -139,7 +148,7 @@ def test_three_components_in_parallel(ctx):
         root = ctx.mkdtemp('root')
         m = _manifest(os.path.join(d, 'rzup.yaml'), root,
                       _entries(srv, comps, gdb={'url': slow_url}))
-        r = ctx.run('install', '--progress=json', m)
+        r = _install(ctx, driver, '--progress=json', m)
         assert r.rc == 0, r
         ev = _json_lines(r.err)
         order = [(e['event'], e['component']) for e in ev
@@ -165,7 +174,7 @@ def test_three_components_in_parallel(ctx):
         srv.close()
 
 
-def test_one_bad_digest_others_publish(ctx):
+def test_one_bad_digest_others_publish(ctx, driver=None):
     d, comps = _setup(ctx)
     srv = Served(ctx, d)
     try:
@@ -173,7 +182,7 @@ def test_one_bad_digest_others_publish(ctx):
         bad = hashlib.sha256(b'something else').hexdigest()
         m = _manifest(os.path.join(d, 'rzup.yaml'), root,
                       _entries(srv, comps, cpp={'sha256': bad}))
-        r = ctx.run('install', '--progress=plain', m)
+        r = _install(ctx, driver, '--progress=plain', m)
         assert r.rc == 4, r
         # the summary names the failure and why
         assert 'cpp' in r.err and 'FAILED' in r.err, r
@@ -188,7 +197,7 @@ def test_one_bad_digest_others_publish(ctx):
         # fixing the digest installs only the missing one
         m = _manifest(os.path.join(d, 'rzup.yaml'), root, _entries(srv, comps))
         before = srv.requests()
-        r = ctx.run('install', m)
+        r = _install(ctx, driver, m)
         assert r.rc == 0, r
         assert '1 installed, 2 up to date, 0 failed' in r.err, r
         assert srv.requests() == before + 1
@@ -196,18 +205,18 @@ def test_one_bad_digest_others_publish(ctx):
         srv.close()
 
 
-def test_rerun_with_server_stopped_downloads_nothing(ctx):
+def test_rerun_with_server_stopped_downloads_nothing(ctx, driver=None):
     d, comps = _setup(ctx)
     srv = Served(ctx, d)
     try:
         root = ctx.mkdtemp('root')
         m = _manifest(os.path.join(d, 'rzup.yaml'), root, _entries(srv, comps))
-        r = ctx.run('install', m)
+        r = _install(ctx, driver, m)
         assert r.rc == 0, r
         assert '3 installed' in r.err, r
         snap = harness.snapshot(root)
         srv.stop()
-        r = ctx.run('install', '--progress=json', m)
+        r = _install(ctx, driver, '--progress=json', m)
         assert r.rc == 0, r
         ev = _json_lines(r.err)
         dones = [e for e in ev if e['event'] == 'done']
@@ -216,12 +225,12 @@ def test_rerun_with_server_stopped_downloads_nothing(ctx):
         # a changed url is not up to date: it is fetched, and fails
         m2 = _manifest(os.path.join(d, 'rzup2.yaml'), root, _entries(
             srv, comps, rust={'url': srv.url('rust.tar.gz') + '?v=2'}))
-        r = ctx.run('install', '--retries', '0', m2)
+        r = _install(ctx, driver, '--retries', '0', m2)
         assert r.rc == 3, r
         assert 'rust' in r.err and 'could not connect' in r.err, r
         assert harness.snapshot(root) == snap
         # --force ignores receipts
-        r = ctx.run('install', '--force', '--retries', '0', m)
+        r = _install(ctx, driver, '--force', '--retries', '0', m)
         assert r.rc == 3 and '0 up to date, 3 failed' in r.err, r
         assert harness.snapshot(root) == snap
     finally:
@@ -246,7 +255,7 @@ def test_jobs_one_runs_in_order(ctx):
         srv.close()
 
 
-def test_headers_reach_only_their_component(ctx):
+def test_headers_reach_only_their_component(ctx, driver=None):
     d, comps = _setup(ctx, names=('priv', 'pub'), files=2)
     srv = Served(ctx, d)
     try:
@@ -256,12 +265,12 @@ def test_headers_reach_only_their_component(ctx):
         ents[0]['url'] = srv.url('private/priv.tar.gz')
         ents[0]['headers'] = {'X-Token': 'sesame'}
         m = _manifest(os.path.join(d, 'rzup.yaml'), root, ents)
-        r = ctx.run('install', m)
+        r = _install(ctx, driver, m)
         assert r.rc == 0, r
         ents[1]['url'] = srv.url('private/pub.tar.gz')
         ents[1]['dest'] = 'other/pub'
         m = _manifest(os.path.join(d, 'rzup.yaml'), root, ents)
-        r = ctx.run('install', m)
+        r = _install(ctx, driver, m)
         assert r.rc == 3 and 'HTTP 403' in r.err, r
     finally:
         srv.close()
@@ -399,7 +408,7 @@ def test_install_usage_errors(ctx):
         assert r.rc == 2 and 'belong in the manifest' in r.err, (opt, r)
 
 
-def test_ctrl_c_stops_every_component_and_installs_nothing(ctx):
+def test_ctrl_c_stops_every_component_and_installs_nothing(ctx, driver=None):
     import signal
     d, comps = _setup(ctx, files=20, size=100000)
     srv = Served(ctx, d)
@@ -416,7 +425,7 @@ def test_ctrl_c_stops_every_component_and_installs_nothing(ctx):
         root = ctx.mkdtemp('root')
         m = _manifest(os.path.join(d, 'rzup.yaml'), root,
                       _entries(srv, comps, **over))
-        p = subprocess.Popen([ctx.binary, 'install', '--progress=json', m],
+        p = subprocess.Popen([ctx.binary, 'install'] + _drv(driver) + ['--progress=json', m],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
         # wait until every component has begun writing

@@ -22,6 +22,11 @@
  * component's request only (its handle is removed from the multi), never
  * another's.
  *
+ * Only http(s) components use it: a file:// URL runs on its component's
+ * thread as with --driver=threads (libcurl reads a file in one go, and
+ * would keep in memory whatever a paused transfer could not deliver).
+ * --connections N (ranged connections per component) does not apply.
+ *
  * Memory: one ring per component, allocated in install_multi_new.
  */
 #ifndef RZ_INSTALL_MULTI_H

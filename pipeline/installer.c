@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +177,10 @@ static void run_one(struct component_run *r)
     memcpy(po.sha256, c->sha256, 32);
     po.sink.dest = c->dest;
     po.sink.strip_components = c->strip_components;
+    po.include = (const char *const *)c->include;
+    po.n_include = c->n_include;
+    po.exclude = (const char *const *)c->exclude;
+    po.n_exclude = c->n_exclude;
     po.http.headers = (const char *const *)c->headers;
     po.http.n_headers = c->n_headers;
     po.http.resume_unvalidated = true;   /* the digest catches a splice */
@@ -184,7 +189,11 @@ static void run_one(struct component_run *r)
     po.http.on_total = on_total;
     po.http.notice_ctx = r;
     po.http.stats = &r->net;
-    if (r->in->im) {      /* one transfer per component on the multi */
+    /* One transfer per component on the multi; not file:// (libcurl reads
+     * a file in one go and would hold what a paused transfer cannot
+     * deliver in memory): that one runs on the component's thread. */
+    if (r->in->im && (strncasecmp(c->url, "http://", 7) == 0
+                      || strncasecmp(c->url, "https://", 8) == 0)) {
         po.http.driver = install_multi_driver(r->in->im, r->i);
         po.http.connections = 1;
     }

@@ -73,7 +73,8 @@ def _manifest(path, root, entries, extra=''):
     lines = ['root: %s' % root] + ([extra] if extra else []) + ['components:']
     for e in entries:
         lines.append('  - name: %s' % e['name'])
-        for k in ('url', 'sha256', 'dest', 'strip-components'):
+        for k in ('url', 'sha256', 'dest', 'strip-components', 'include',
+                  'exclude'):
             if k in e:
                 lines.append('    %s: %s' % (k, e[k]))
         if 'headers' in e:
@@ -337,6 +338,44 @@ BAD = [
      'second YAML document'),
     ('empty file', '', 1, 1, 'empty'),
 ]
+
+
+def test_manifest_include_exclude_like_gnu_tar(ctx):
+    """Per-component include/exclude globs select what GNU tar's
+    --wildcards selects with the same patterns (before strip-components);
+    a component without them gets everything."""
+    d, comps = _setup(ctx, names=('rust', 'cpp'), files=9)
+    srv = Served(ctx, d)
+    try:
+        root = ctx.mkdtemp('root')
+        m = _manifest(os.path.join(d, 'rzup.yaml'), root, _entries(
+            srv, comps, rust={'include': "['*/bin', 'rust-1.0/share']",
+                              'exclude': "[f004, '*/doc/f00[57]']"}))
+        r = ctx.run('install', m)
+        assert r.rc == 0, r
+        dest = os.path.join(root, 'toolchains', 'rust', '1.0')
+        ref = ctx.gnu_tar_extract(comps['rust']['archive'], '--wildcards',
+                                  '--strip-components=1', '--exclude=f004',
+                                  '--exclude=*/doc/f00[57]', '*/bin',
+                                  'rust-1.0/share')
+        assert_same_tree(dest_without_receipt(dest), ref, 'rust')
+        _restore_receipt(dest)
+        names = sorted(os.listdir(dest))
+        assert names == ['.rzup-receipt', 'bin', 'share'], names
+        assert 'f004' not in os.listdir(os.path.join(dest, 'share', 'doc'))
+        _check_tree(ctx, os.path.join(root, 'toolchains', 'cpp', '1.0'),
+                    comps['cpp'], 'cpp')
+        # a pattern that cannot match is refused before any download
+        before = srv.requests()
+        m = _manifest(os.path.join(d, 'bad.yaml'), root, _entries(
+            srv, comps, cpp={'include': '[/usr/include]'}))
+        r = ctx.run('install', '--force', m)
+        assert r.rc == 2, r
+        assert 'bad.yaml:13:15: pattern \'/usr/include\' in \'include\'' \
+            in r.err, r
+        assert srv.requests() == before
+    finally:
+        srv.close()
 
 
 def test_malformed_manifests_refused_before_download(ctx):

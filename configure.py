@@ -42,6 +42,7 @@ PIPELINE = ['fs_sink', 'fs_publish', 'fs_merge', 'fs_tree', 'fs_walk', 'fs_journ
             'pipeline', 'progress', 'manifest', 'installer']
 PIPELINE += ['fs_writer', 'fs_record', 'fs_report', 'fs_order', 'fs_pool',
              'fs_tree_ops']
+PIPELINE += ['install_multi']
 MAIN = 'pipeline/main'
 
 # Unit tests: tests/NAME.c, linked with the library.

@@ -36,7 +36,7 @@ _rzup_extract()
             --keep-special-files --threads --sha256 --sha256-url --max-size
             --max-entries --max-file-size --max-ratio --header --cacert
             --insecure --netrc --connect-timeout --stall-timeout --retries
-            --retry-delay --retry-max-time --progress --jobs --force --help
+            --retry-delay --retry-max-time --progress --jobs --force --driver --help
             --version' -- "$cur"))
         return
     fi

@@ -68,6 +68,8 @@ struct http_transfer {
     struct curl_slist *headers;
     stage_push_fn push;
     void *ctx;
+    stage_push_fn down;       /* with a driver: push is its put, and */
+    void *down_ctx;           /* the driver's perform pushes to down */
     volatile sig_atomic_t *stop;
     struct rz_error *err;     /* the caller's: downstream, stop, final */
     struct rz_error aerr;     /* this attempt's own failure */
@@ -274,8 +276,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     struct http_transfer *t = ud;
     size_t len = size * nmemb;
 
-    if (failed(t) || check_stop(t) < 0)
+    if (t->o->driver) {      /* on the driver's thread: t->err is not ours */
+        const struct http_driver *d = t->o->driver;
+        int room = t->aerr.code != RZ_E_OK ? -1 : d->room(d->dctx, len);
+        if (room == 0)
+            return CURL_WRITEFUNC_PAUSE;
+        if (room < 0)
+            return 0;
+    } else if (failed(t) || check_stop(t) < 0) {
         return 0;
+    }
     if (t->body == BODY_UNDECIDED && response_begin(t) < 0)
         return 0;
     t->st.bytes_received += len;
@@ -298,8 +308,12 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
     long stall = t->o->stall_timeout;
     (void)dltotal, (void)ultotal, (void)ulnow;
 
-    if (check_stop(t) < 0)
+    if (t->o->driver) {
+        if (t->o->driver->paused(t->o->driver->dctx))
+            t->last_byte_time = now;   /* waiting for our pipeline */
+    } else if (check_stop(t) < 0) {
         return 1;
+    }
     if (dlnow != t->last_dlnow) {
         t->last_dlnow = dlnow;
         t->last_byte_time = now;
@@ -604,7 +618,10 @@ static int request_once(struct http_transfer *t)
     t->last_dlnow = 0;
     t->last_byte_time = http_monotonic();
     t->st.requests++;
-    CURLcode rc = curl_easy_perform(t->h);
+    const struct http_driver *d = t->o->driver;
+    CURLcode rc = d ? (CURLcode)d->perform(d->dctx, t->h, t->down,
+                                           t->down_ctx, t->stop, t->err)
+                    : curl_easy_perform(t->h);
     if (failed(t))
         return -1;          /* a callback recorded the first cause */
     if (rc != CURLE_OK)
@@ -781,6 +798,10 @@ int http_source_run(const struct http_source_options *o, stage_push_fn push,
     if (err->code != RZ_E_OK)
         return -1;
     rz_error_clear(&t.aerr);
+    if (o->driver) {
+        t.down = push, t.down_ctx = ctx;
+        t.push = o->driver->put, t.ctx = o->driver->dctx;
+    }
     if (transfer_setup(&t) == 0)
         rc = run_attempts(&t);
     curl_easy_cleanup(t.h);    /* NULL is fine */

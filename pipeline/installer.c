@@ -4,6 +4,7 @@
  * to every pipeline's own stop flag.
  */
 #include "installer.h"
+#include "install_multi.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +34,7 @@ struct component_run {
 
 struct installer {
     const struct installer_options *o;
+    struct install_multi *im;         /* --driver=multi, else NULL */
     struct component_run *runs;
     atomic_size_t next;
     pthread_mutex_t lock;
@@ -174,6 +177,10 @@ static void run_one(struct component_run *r)
     memcpy(po.sha256, c->sha256, 32);
     po.sink.dest = c->dest;
     po.sink.strip_components = c->strip_components;
+    po.include = (const char *const *)c->include;
+    po.n_include = c->n_include;
+    po.exclude = (const char *const *)c->exclude;
+    po.n_exclude = c->n_exclude;
     po.http.headers = (const char *const *)c->headers;
     po.http.n_headers = c->n_headers;
     po.http.resume_unvalidated = true;   /* the digest catches a splice */
@@ -182,6 +189,14 @@ static void run_one(struct component_run *r)
     po.http.on_total = on_total;
     po.http.notice_ctx = r;
     po.http.stats = &r->net;
+    /* One transfer per component on the multi; not file:// (libcurl reads
+     * a file in one go and would hold what a paused transfer cannot
+     * deliver in memory): that one runs on the component's thread. */
+    if (r->in->im && (strncasecmp(c->url, "http://", 7) == 0
+                      || strncasecmp(c->url, "https://", 8) == 0)) {
+        po.http.driver = install_multi_driver(r->in->im, r->i);
+        po.http.connections = 1;
+    }
     po.on_line = o->base.verbose ? on_line : NULL;
     po.on_warn = on_warn;
     po.on_note = o->base.verbose ? on_notice : NULL;
@@ -324,6 +339,13 @@ int installer_run(const struct installer_options *o)
         fputs("rzup-extract: error: out of memory\n", stderr);
         return RZ_EXIT_INTERNAL;
     }
+    if (o->driver == INSTALLER_MULTI && !(in.im = install_multi_new(n))) {
+        free(in.runs);
+        free(threads);
+        fputs("rzup-extract: error: cannot start the curl multi thread\n",
+              stderr);
+        return RZ_EXIT_INTERNAL;
+    }
     pthread_mutex_init(&in.lock, NULL);
     pthread_cond_init(&in.changed, NULL);
     for (size_t i = 0; i < n; i++) {
@@ -348,7 +370,11 @@ int installer_run(const struct installer_options *o)
     progress_stop(o->progress);
     if (o->summary)
         print_summary(&in, now() - t0);
+    if (o->summary && in.im && o->base.verbose)
+        fprintf(o->summary, "rzup-extract: curl multi: transfers paused %lu "
+                "times for their pipelines\n", install_multi_pauses(in.im));
     rc = exit_status(&in);
+    install_multi_free(in.im);
     pthread_mutex_destroy(&in.lock);
     pthread_cond_destroy(&in.changed);
     free(threads);

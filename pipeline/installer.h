@@ -38,6 +38,14 @@
 
 #define INSTALLER_RECEIPT ".rzup-receipt"
 
+/*
+ * Drivers: THREADS, each component's thread runs its own download with
+ * curl_easy_perform; MULTI, one curl multi thread runs every component's
+ * download and feeds each component's thread through a bounded ring
+ * (install_multi.h).  Either way each component has its own pipeline.
+ */
+enum installer_driver { INSTALLER_THREADS, INSTALLER_MULTI };
+
 struct installer_options {
     const struct manifest *m;
     unsigned jobs;                    /* 0: manifest's, else all at once */
@@ -46,6 +54,7 @@ struct installer_options {
                                          are filled in */
     struct progress *progress;        /* m->n items */
     volatile sig_atomic_t *signal;    /* the process's signal flag */
+    enum installer_driver driver;
     bool force;                       /* ignore receipts */
     bool quiet;                       /* summary: failures only */
     FILE *summary;

@@ -179,6 +179,9 @@ static void full_usage(FILE *f)
 "  -j, --jobs N               install: at most N components at once (default:\n"
 "                             the manifest's jobs, else all)\n"
 "      --force                install: ignore receipts, install everything\n"
+"      --driver D             install: threads (each download on its\n"
+"                             component's thread) or multi (one curl multi\n"
+"                             thread for all downloads)\n"
 "  -h, --help [all]           show the common options [or all of them]\n"
 "  -V, --version              show the version\n"
 "\n"
@@ -203,6 +206,7 @@ enum {
     OPT_GZIP_ENGINE,
     OPT_XATTRS,
     OPT_THREADS,
+    OPT_DRIVER,
 };
 
 static const struct option long_opts[] = {
@@ -243,6 +247,7 @@ static const struct option long_opts[] = {
     {"sha256-url", required_argument, NULL, OPT_SHA256_URL},
     {"jobs", required_argument, NULL, 'j'},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"driver", required_argument, NULL, OPT_DRIVER},
     {"zstd-max-window", required_argument, NULL, OPT_ZSTD_MAX_WINDOW},
     {"xz-memlimit", required_argument, NULL, OPT_XZ_MEMLIMIT},
     {"xz-threads", required_argument, NULL, OPT_XZ_THREADS},
@@ -304,6 +309,7 @@ struct cli {
     enum progress_mode progress;
     unsigned jobs;
     bool force;
+    int driver;                    /* enum installer_driver */
     const char *sha256_url;
     struct progress *p;
 };
@@ -487,6 +493,14 @@ static int parse_display_option(struct cli *c, int opt, const char *arg)
         c->jobs = (unsigned)v;
         break;
     case OPT_FORCE: c->force = true; break;
+    case OPT_DRIVER:
+        if (strcmp(arg, "threads") == 0)
+            c->driver = INSTALLER_THREADS;
+        else if (strcmp(arg, "multi") == 0)
+            c->driver = INSTALLER_MULTI;
+        else
+            return bad_value("--driver (threads, multi)", arg);
+        break;
     default:
         return parse_network_option(&c->o, opt, arg);
     }
@@ -820,6 +834,13 @@ static int run_install(struct cli *c)
     char msg[2048];
     struct installer_options io;
     int rc;
+    if (c->driver == INSTALLER_MULTI && c->o.http.connections_asked
+        && c->o.http.connections > 1) {
+        fputs("rzup-extract: --connections N applies to --driver=threads: "
+              "--driver=multi runs one transfer per component\n"
+              "Try 'rzup-extract --help all'.\n", stderr);
+        return RZ_EXIT_USAGE;
+    }
     if (manifest_load(&m, c->o.source, NULL, msg, sizeof msg) < 0) {
         fprintf(stderr, "rzup-extract: error: %s\n", msg);
         return RZ_EXIT_USAGE;
@@ -842,6 +863,7 @@ static int run_install(struct cli *c)
     io.progress = c->p;
     io.signal = &stop_signal;
     io.force = c->force;
+    io.driver = (enum installer_driver)c->driver;
     io.quiet = c->quiet;
     io.summary = progress_get_mode(c->p) == PROGRESS_JSON ? NULL : stderr;
     /* a broken pipe is one pipeline's error, never the process's stop */

@@ -182,11 +182,54 @@ static int parse_headers(struct walk *w, const yaml_node_t *n,
     return 0;
 }
 
+/* include / exclude: one pattern, or a list of them. */
+static int parse_patterns(struct walk *w, const yaml_node_t *n,
+                          const char *key, char ***out, size_t *count)
+{
+    size_t total = 1;
+    if (n->type == YAML_SEQUENCE_NODE)
+        total = (size_t)(n->data.sequence.items.top
+                         - n->data.sequence.items.start);
+    else if (n->type != YAML_SCALAR_NODE)
+        return fail_at(w, n, "'%s' must be a glob pattern or a list of them",
+                       key);
+    if (total > MANIFEST_MAX_PATTERNS)
+        return fail_at(w, n, "'%s' has %zu patterns (at most %u)", key,
+                       total, MANIFEST_MAX_PATTERNS);
+    *out = calloc(total ? total : 1, sizeof **out);
+    if (!*out)
+        return fail_at(w, n, "out of memory");
+    for (size_t i = 0; i < total; i++) {
+        const yaml_node_t *v = n->type == YAML_SEQUENCE_NODE
+            ? yaml_document_get_node(w->doc,
+                                     n->data.sequence.items.start[i])
+            : n;
+        if (!v || v->type != YAML_SCALAR_NODE)
+            return fail_at(w, v ? v : n, "each pattern in '%s' must be a "
+                           "string", key);
+        const char *s = scalar(v);
+        if (!*s)
+            return fail_at(w, v, "an empty pattern in '%s'", key);
+        if (s[0] == '/' || strncmp(s, "./", 2) == 0)
+            return fail_at(w, v, "pattern '%s' in '%s' starts with '%s': "
+                           "names are matched without it, so it would "
+                           "never match (write '%s')", s, key,
+                           s[0] == '/' ? "/" : "./",
+                           s + (s[0] == '/' ? strspn(s, "/") : 2));
+        if (!((*out)[i] = strdup(s)))
+            return fail_at(w, v, "out of memory");
+        (*count)++;
+    }
+    return 0;
+}
+
 static const char *const component_keys[] = {
     "name", "url", "sha256", "dest", "strip-components", "headers",
+    "include", "exclude",
 };
-#define N_COMPONENT_KEYS 6
-#define COMPONENT_KEY_LIST "name, url, sha256, dest, strip-components, headers"
+#define N_COMPONENT_KEYS 8
+#define COMPONENT_KEY_LIST "name, url, sha256, dest, strip-components, " \
+                           "headers, include, exclude"
 
 static int key_index(const char *k)
 {
@@ -203,6 +246,10 @@ static int component_value(struct walk *w, struct manifest_component *c,
     const char *s;
     if (key == 5)
         return parse_headers(w, v, c);
+    if (key == 6)
+        return parse_patterns(w, v, "include", &c->include, &c->n_include);
+    if (key == 7)
+        return parse_patterns(w, v, "exclude", &c->exclude, &c->n_exclude);
     if (key == 4)
         return want_number(w, v, "strip-components", 0, 1024,
                            &c->strip_components);
@@ -472,6 +519,12 @@ void manifest_free(struct manifest *m)
         for (size_t j = 0; j < c->n_headers; j++)
             free(c->headers[j]);
         free(c->headers);
+        for (size_t j = 0; j < c->n_include; j++)
+            free(c->include[j]);
+        free(c->include);
+        for (size_t j = 0; j < c->n_exclude; j++)
+            free(c->exclude[j]);
+        free(c->exclude);
     }
     free(m->components);
     free(m->root);

@@ -15,12 +15,17 @@
  *       strip-components: 1     # optional, 0..1024
  *       headers:                # optional; sent only to the url's origin
  *         Authorization: Bearer TOKEN
+ *       include: [bin, lib]     # optional glob patterns, or one
+ *       exclude: ['*.a', doc]   # string; as --include / --exclude
  *
  * Refused, with "FILE:LINE:COLUMN: what" (1-based, at the offending node):
  * malformed YAML (libyaml's problem and position), a document that is not
  * this shape, unknown or repeated keys, missing fields, a bad name, URL,
  * digest or number, a header with a bad name or a line break, two
- * components with one name or one dest, and one dest inside another.
+ * components with one name or one dest, and one dest inside another; for
+ * include/exclude: not a string or list of strings, an empty pattern, one
+ * starting with "/" or "./" (names are matched without them, so it could
+ * never match), more than MANIFEST_MAX_PATTERNS.
  * Without `root`, relative dests resolve against the manifest's directory.
  * Paths are compared after dropping "." components and repeated or
  * trailing slashes (".." is kept as written).
@@ -41,6 +46,10 @@ struct manifest_component {
     unsigned strip_components;
     char **headers;               /* "Name: value" */
     size_t n_headers;
+    char **include;               /* glob patterns (pipeline.h's rules) */
+    size_t n_include;
+    char **exclude;
+    size_t n_exclude;
     unsigned line, column;        /* of the component's mapping */
 };
 
@@ -53,6 +62,7 @@ struct manifest {
 
 #define MANIFEST_MAX_BYTES (1u << 20)
 #define MANIFEST_MAX_COMPONENTS 256
+#define MANIFEST_MAX_PATTERNS 256     /* per key and component */
 
 /*
  * Read and check `path`.  `home` expands "~" (NULL: $HOME).  Returns 0, or

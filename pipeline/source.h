@@ -48,6 +48,33 @@ struct http_source_stats {
                                    Content-Length was delivered */
 };
 
+/*
+ * A driver performs each request of http_source_run for it (install
+ * --driver=multi: one curl multi thread for every component's download,
+ * install_multi.h).  The body callbacks then run on the driver's thread,
+ * which must never block:
+ *   room(dctx, len): 1 the next `len` body bytes may be taken now, 0 not
+ *     now (the transfer pauses until the driver resumes it), -1 end this
+ *     request (the source's pipeline failed or was stopped);
+ *   put(dctx, buf, len): take them (only after room said 1; copies; 0);
+ *   paused(dctx): the transfer waits for room (not a stall);
+ *   perform(dctx, easy, push, pctx, stop, err): on the source's thread,
+ *     run the request on the CURL handle `easy`, pushing what put took to
+ *     push(pctx) in order, until the request ended and everything was
+ *     pushed; returns the request's CURLcode.  A failed push, or `stop`,
+ *     ends the request (CURLE_ABORTED_BY_CALLBACK) with *err filled.
+ * The stop flag and *err are then read and written on the source's thread
+ * only.  Retries, resume and redirects are http_source_run's, unchanged.
+ */
+struct http_driver {
+    int (*perform)(void *dctx, void *easy, stage_push_fn push, void *pctx,
+                   volatile sig_atomic_t *stop, struct rz_error *err);
+    int (*room)(void *dctx, size_t len);
+    int (*put)(void *dctx, const uint8_t *buf, size_t len);
+    bool (*paused)(void *dctx);
+    void *dctx;
+};
+
 struct http_source_options {
     const char *url;               /* http://, https://, file:// */
     const char *const *headers;    /* "Name: value" strings, may be NULL */
@@ -82,6 +109,7 @@ struct http_source_options {
     /* The body's full size when a response declares it; may be NULL. */
     void (*on_total)(void *ctx, int64_t total);
     struct http_source_stats *stats; /* filled if not NULL */
+    const struct http_driver *driver; /* NULL: curl_easy_perform here */
     int verbose;                   /* >1: libcurl verbose to stderr */
 };
 

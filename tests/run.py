@@ -33,6 +33,7 @@ UNIT_TESTS += ['test_fs_order']
 INTEGRATION = ['test_cli', 'test_http', 'test_failures', 'test_attacks', 'test_network',
                'test_live', 'test_install', 'test_progress']
 INTEGRATION += ['test_formats']
+INTEGRATION += ['test_install_multi']
 INTEGRATION += ['test_tar_formats']
 INTEGRATION += ['test_conformance', 'test_diff_fixtures']
 INTEGRATION += ['test_bench']

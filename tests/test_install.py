@@ -73,7 +73,8 @@ def _manifest(path, root, entries, extra=''):
     lines = ['root: %s' % root] + ([extra] if extra else []) + ['components:']
     for e in entries:
         lines.append('  - name: %s' % e['name'])
-        for k in ('url', 'sha256', 'dest', 'strip-components'):
+        for k in ('url', 'sha256', 'dest', 'strip-components', 'include',
+                  'exclude'):
             if k in e:
                 lines.append('    %s: %s' % (k, e[k]))
         if 'headers' in e:
@@ -94,6 +95,15 @@ def _entries(srv, comps, **over):
         e.update(over.get(n, {}))
         out.append(e)
     return out
+
+
+def _drv(driver):
+    return ['--driver=' + driver] if driver else []
+
+
+def _install(ctx, driver, *args):
+    """`rzup-extract install ARGS`, with --driver=DRIVER when given."""
+    return ctx.run('install', *_drv(driver), *args)
 
 
 def _json_lines(err):
@@ -121,7 +131,7 @@ def _restore_receipt(dest):
     os.rename(dest + '.receipt-moved', os.path.join(dest, '.rzup-receipt'))
 
 
-def test_three_components_in_parallel(ctx):
+def test_three_components_in_parallel(ctx, driver=None):
     d, comps = _setup(ctx)
     srv = Served(ctx, d)
     try:
@@ -139,7 +149,7 @@ def test_three_components_in_parallel(ctx):
         root = ctx.mkdtemp('root')
         m = _manifest(os.path.join(d, 'rzup.yaml'), root,
                       _entries(srv, comps, gdb={'url': slow_url}))
-        r = ctx.run('install', '--progress=json', m)
+        r = _install(ctx, driver, '--progress=json', m)
         assert r.rc == 0, r
         ev = _json_lines(r.err)
         order = [(e['event'], e['component']) for e in ev
@@ -165,7 +175,7 @@ def test_three_components_in_parallel(ctx):
         srv.close()
 
 
-def test_one_bad_digest_others_publish(ctx):
+def test_one_bad_digest_others_publish(ctx, driver=None):
     d, comps = _setup(ctx)
     srv = Served(ctx, d)
     try:
@@ -173,7 +183,7 @@ def test_one_bad_digest_others_publish(ctx):
         bad = hashlib.sha256(b'something else').hexdigest()
         m = _manifest(os.path.join(d, 'rzup.yaml'), root,
                       _entries(srv, comps, cpp={'sha256': bad}))
-        r = ctx.run('install', '--progress=plain', m)
+        r = _install(ctx, driver, '--progress=plain', m)
         assert r.rc == 4, r
         # the summary names the failure and why
         assert 'cpp' in r.err and 'FAILED' in r.err, r
@@ -188,7 +198,7 @@ def test_one_bad_digest_others_publish(ctx):
         # fixing the digest installs only the missing one
         m = _manifest(os.path.join(d, 'rzup.yaml'), root, _entries(srv, comps))
         before = srv.requests()
-        r = ctx.run('install', m)
+        r = _install(ctx, driver, m)
         assert r.rc == 0, r
         assert '1 installed, 2 up to date, 0 failed' in r.err, r
         assert srv.requests() == before + 1
@@ -196,18 +206,18 @@ def test_one_bad_digest_others_publish(ctx):
         srv.close()
 
 
-def test_rerun_with_server_stopped_downloads_nothing(ctx):
+def test_rerun_with_server_stopped_downloads_nothing(ctx, driver=None):
     d, comps = _setup(ctx)
     srv = Served(ctx, d)
     try:
         root = ctx.mkdtemp('root')
         m = _manifest(os.path.join(d, 'rzup.yaml'), root, _entries(srv, comps))
-        r = ctx.run('install', m)
+        r = _install(ctx, driver, m)
         assert r.rc == 0, r
         assert '3 installed' in r.err, r
         snap = harness.snapshot(root)
         srv.stop()
-        r = ctx.run('install', '--progress=json', m)
+        r = _install(ctx, driver, '--progress=json', m)
         assert r.rc == 0, r
         ev = _json_lines(r.err)
         dones = [e for e in ev if e['event'] == 'done']
@@ -216,12 +226,12 @@ def test_rerun_with_server_stopped_downloads_nothing(ctx):
         # a changed url is not up to date: it is fetched, and fails
         m2 = _manifest(os.path.join(d, 'rzup2.yaml'), root, _entries(
             srv, comps, rust={'url': srv.url('rust.tar.gz') + '?v=2'}))
-        r = ctx.run('install', '--retries', '0', m2)
+        r = _install(ctx, driver, '--retries', '0', m2)
         assert r.rc == 3, r
         assert 'rust' in r.err and 'could not connect' in r.err, r
         assert harness.snapshot(root) == snap
         # --force ignores receipts
-        r = ctx.run('install', '--force', '--retries', '0', m)
+        r = _install(ctx, driver, '--force', '--retries', '0', m)
         assert r.rc == 3 and '0 up to date, 3 failed' in r.err, r
         assert harness.snapshot(root) == snap
     finally:
@@ -246,7 +256,7 @@ def test_jobs_one_runs_in_order(ctx):
         srv.close()
 
 
-def test_headers_reach_only_their_component(ctx):
+def test_headers_reach_only_their_component(ctx, driver=None):
     d, comps = _setup(ctx, names=('priv', 'pub'), files=2)
     srv = Served(ctx, d)
     try:
@@ -256,12 +266,12 @@ def test_headers_reach_only_their_component(ctx):
         ents[0]['url'] = srv.url('private/priv.tar.gz')
         ents[0]['headers'] = {'X-Token': 'sesame'}
         m = _manifest(os.path.join(d, 'rzup.yaml'), root, ents)
-        r = ctx.run('install', m)
+        r = _install(ctx, driver, m)
         assert r.rc == 0, r
         ents[1]['url'] = srv.url('private/pub.tar.gz')
         ents[1]['dest'] = 'other/pub'
         m = _manifest(os.path.join(d, 'rzup.yaml'), root, ents)
-        r = ctx.run('install', m)
+        r = _install(ctx, driver, m)
         assert r.rc == 3 and 'HTTP 403' in r.err, r
     finally:
         srv.close()
@@ -328,6 +338,44 @@ BAD = [
      'second YAML document'),
     ('empty file', '', 1, 1, 'empty'),
 ]
+
+
+def test_manifest_include_exclude_like_gnu_tar(ctx):
+    """Per-component include/exclude globs select what GNU tar's
+    --wildcards selects with the same patterns (before strip-components);
+    a component without them gets everything."""
+    d, comps = _setup(ctx, names=('rust', 'cpp'), files=9)
+    srv = Served(ctx, d)
+    try:
+        root = ctx.mkdtemp('root')
+        m = _manifest(os.path.join(d, 'rzup.yaml'), root, _entries(
+            srv, comps, rust={'include': "['*/bin', 'rust-1.0/share']",
+                              'exclude': "[f004, '*/doc/f00[57]']"}))
+        r = ctx.run('install', m)
+        assert r.rc == 0, r
+        dest = os.path.join(root, 'toolchains', 'rust', '1.0')
+        ref = ctx.gnu_tar_extract(comps['rust']['archive'], '--wildcards',
+                                  '--strip-components=1', '--exclude=f004',
+                                  '--exclude=*/doc/f00[57]', '*/bin',
+                                  'rust-1.0/share')
+        assert_same_tree(dest_without_receipt(dest), ref, 'rust')
+        _restore_receipt(dest)
+        names = sorted(os.listdir(dest))
+        assert names == ['.rzup-receipt', 'bin', 'share'], names
+        assert 'f004' not in os.listdir(os.path.join(dest, 'share', 'doc'))
+        _check_tree(ctx, os.path.join(root, 'toolchains', 'cpp', '1.0'),
+                    comps['cpp'], 'cpp')
+        # a pattern that cannot match is refused before any download
+        before = srv.requests()
+        m = _manifest(os.path.join(d, 'bad.yaml'), root, _entries(
+            srv, comps, cpp={'include': '[/usr/include]'}))
+        r = ctx.run('install', '--force', m)
+        assert r.rc == 2, r
+        assert 'bad.yaml:13:15: pattern \'/usr/include\' in \'include\'' \
+            in r.err, r
+        assert srv.requests() == before
+    finally:
+        srv.close()
 
 
 def test_malformed_manifests_refused_before_download(ctx):
@@ -399,7 +447,7 @@ def test_install_usage_errors(ctx):
         assert r.rc == 2 and 'belong in the manifest' in r.err, (opt, r)
 
 
-def test_ctrl_c_stops_every_component_and_installs_nothing(ctx):
+def test_ctrl_c_stops_every_component_and_installs_nothing(ctx, driver=None):
     import signal
     d, comps = _setup(ctx, files=20, size=100000)
     srv = Served(ctx, d)
@@ -416,7 +464,7 @@ def test_ctrl_c_stops_every_component_and_installs_nothing(ctx):
         root = ctx.mkdtemp('root')
         m = _manifest(os.path.join(d, 'rzup.yaml'), root,
                       _entries(srv, comps, **over))
-        p = subprocess.Popen([ctx.binary, 'install', '--progress=json', m],
+        p = subprocess.Popen([ctx.binary, 'install'] + _drv(driver) + ['--progress=json', m],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
         # wait until every component has begun writing

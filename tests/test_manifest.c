@@ -116,6 +116,42 @@ static void test_errors(void)
                  "inside one another");
 }
 
+static void test_pattern_keys(void)
+{
+    struct manifest m;
+    char msg[512] = "";
+    const char *head = "components:\n  - name: a\n    url: file:///x\n"
+                       "    sha256: " HEX "\n    dest: d\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s    include: [bin, 'lib/*.so*']\n"
+             "    exclude: '*.a'\n", head);
+    CHECK_EQ_INT(parse(&m, text, msg, sizeof msg), 0);
+    CHECK_EQ_STR(msg, "");
+    if (m.n == 1) {
+        CHECK_EQ_INT(m.components[0].n_include, 2);
+        CHECK_EQ_STR(m.components[0].include[0], "bin");
+        CHECK_EQ_STR(m.components[0].include[1], "lib/*.so*");
+        CHECK_EQ_INT(m.components[0].n_exclude, 1);
+        CHECK_EQ_STR(m.components[0].exclude[0], "*.a");
+    }
+    manifest_free(&m);
+    snprintf(text, sizeof text, "%s    include:\n      - bin\n      - ''\n",
+             head);
+    expect_error(text, "m.yaml:8:9: ", "an empty pattern in 'include'");
+    snprintf(text, sizeof text, "%s    exclude: {a: b}\n", head);
+    expect_error(text, "m.yaml:6:14: ", "'exclude' must be a glob pattern");
+    snprintf(text, sizeof text, "%s    include: [bin, [x]]\n", head);
+    expect_error(text, "m.yaml:6:20: ", "each pattern in 'include' must be");
+    snprintf(text, sizeof text, "%s    include: [/usr/bin]\n", head);
+    expect_error(text, "m.yaml:6:15: ", "(write 'usr/bin')");
+    snprintf(text, sizeof text, "%s    exclude: ./doc\n", head);
+    expect_error(text, "m.yaml:6:14: ", "starts with './'");
+    snprintf(text, sizeof text, "%s    include: a\n    include: b\n", head);
+    expect_error(text, "m.yaml:7:5: ", "key 'include' given twice");
+    snprintf(text, sizeof text, "%s    includes: a\n", head);
+    expect_error(text, "m.yaml:6:5: ", "unknown key 'includes'");
+}
+
 static void test_prefix_is_not_inside(void)
 {
     struct manifest m;
@@ -234,6 +270,7 @@ int main(void)
     RUN(test_relative_root_and_no_root);
     RUN(test_errors);
     RUN(test_prefix_is_not_inside);
+    RUN(test_pattern_keys);
     RUN(test_patterns);
     RUN(test_digest_forms);
     RUN(test_sum_file);

@@ -19,9 +19,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>   /* crc32 */
+#ifdef RZ_HAVE_ISAL
+#include <isa-l/crc.h>
+#endif
 
 #include "dec_backend.h"
 #include "inflate_engine.h"
+
+/* CRC-32 of a member's output: every output byte passes through it, so it
+ * is the one CRC that costs.  ISA-L's crc32_gzip_refl is the same function
+ * as zlib's crc32 (same polynomial, same pre/post inversion, chains the same
+ * way) and folds with PCLMULQDQ: 25.6 GB/s against zlib 1.2.13's 2.4 GB/s on
+ * this machine, and zlib's crc32_z was 13.5% of a whole toolchain.tar.gz run
+ * under perf.  The engine chosen for inflate does not matter here. */
+static uint32_t output_crc(uint32_t crc, const uint8_t *p, size_t n)
+{
+#ifdef RZ_HAVE_ISAL
+    return crc32_gzip_refl(crc, p, n);
+#else
+    return (uint32_t)crc32_z(crc, p, n);
+#endif
+}
 
 #define FHCRC 0x02
 #define FEXTRA 0x04
@@ -248,7 +266,7 @@ static int inflate_some(struct decoder *d, struct gz *g, const uint8_t **in,
             return -1;
         int r = g->eng->run(g->eng_state, in, len, o, cap, &produced, &msg);
         d->in_bytes += (uint64_t)(*in - before);
-        g->crc = (uint32_t)crc32(g->crc, o, (uInt)produced);
+        g->crc = output_crc(g->crc, o, produced);
         g->isize += (uint32_t)produced;
         if (r < 0)
             return dec_fail(d, r == INFLATE_NOMEM ? RZ_E_NOMEM

@@ -12,8 +12,9 @@
  * point, when the journal is written into it and fsync'ed:
  *
  *   merge     written after the dry run, before the first entry moves
- *             (after syncfs of the staged tree, so a power cut cannot leave
- *             committed entries whose data never reached the disk);
+ *             (after syncfs of the staged tree when the merge meets a name
+ *             DIR already has, so a power cut cannot leave replaced entries
+ *             whose new data never reached the disk);
  *   publish   --replace where renameat2(RENAME_EXCHANGE) is refused: before
  *             the old tree is moved aside.
  *
@@ -166,8 +167,15 @@ int fs_journal_commit(struct fs_sink *s, enum fs_jkind kind)
 
     if (build_journal(s, kind, &buf, &len) < 0)
         return fs_fail(s, RZ_E_NOMEM, 0, NULL, NULL);
-    /* the staged data must be on disk before anything depends on it */
-    int rc = syncfs(s->stagefd);
+    /* The staged data must be on disk before anything depends on it: before
+     * a merge replaces or merges into what DIR already holds.  A merge that
+     * meets no existing name (DIR empty, as after mkdir -p) replaces
+     * nothing, so it publishes a new tree, and like a rename publish (absent
+     * mode, as with tar) it is not synced: the syncfs waited for the whole
+     * tree's writeback, 0.33 s of a 0.62 s run on toolchain.tar here. */
+    int rc = 0;
+    if (kind != FS_J_MERGE || s->meets_existing)
+        rc = syncfs(s->stagefd);
     if (rc == 0)
         rc = write_all(s->lockfd, buf, len);
     if (rc == 0)

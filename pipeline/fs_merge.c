@@ -704,6 +704,8 @@ static int merge_one(struct fs_sink *s, int sfd, int dfd, const char *name,
     bool have = fstatat(dfd, name, &ds, AT_SYMLINK_NOFOLLOW) == 0;
     if (!have && errno != ENOENT)
         return pub_fail(s, errno, s->path, "fstatat in the destination");
+    if (dry && have)
+        s->meets_existing = true;
     if (have && dfd == s->destfd && s->stagedirfd >= 0) {
         struct stat a;   /* our own staging directory, when inside dest */
         if (fstat(s->stagedirfd, &a) == 0 && a.st_dev == ds.st_dev &&

@@ -64,6 +64,7 @@ struct fs_sink {
     int stagefd;
     bool staging_exists, finished, published, same_owner;
     bool dest_touched;   /* merge: entries have started to move */
+    bool meets_existing; /* merge dry run: some staged name exists in DIR */
 
     int umask;           /* the process umask, or -1 if unknown */
     char path[TAR_PATH_MAX + 1];    /* the merge's walk (fs_merge.c) */

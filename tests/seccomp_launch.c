@@ -11,6 +11,8 @@
  *                     seccomp profile)
  *   renameat2-einval  renameat2(2) with any flag fails with EINVAL (NFS, 9p,
  *                     some overlayfs); renameat2 with flags 0 still works
+ *   syncfs-eio        syncfs(2) fails with EIO (a disk that failed writeback),
+ *                     which also shows whether a run calls syncfs at all
  *
  * The filter is classic BPF installed with prctl(PR_SET_SECCOMP) after
  * PR_SET_NO_NEW_PRIVS; it is inherited across execve and cannot be removed.
@@ -69,6 +71,15 @@ static int install(const char *mode)
         RET(SECCOMP_RET_ERRNO | EINVAL),
         RET(SECCOMP_RET_ALLOW),
     };
+    struct sock_filter f_sync[] = {
+        LD(offsetof(struct seccomp_data, arch)),
+        JEQ(ARCH, 1, 0),
+        RET(SECCOMP_RET_KILL_PROCESS),
+        LD(offsetof(struct seccomp_data, nr)),
+        JEQ(SYS_syncfs, 0, 1),
+        RET(SECCOMP_RET_ERRNO | EIO),
+        RET(SECCOMP_RET_ALLOW),
+    };
     struct sock_fprog prog;
 
     if (strcmp(mode, "openat2-enosys") == 0 ||
@@ -80,6 +91,9 @@ static int install(const char *mode)
     } else if (strcmp(mode, "renameat2-einval") == 0) {
         prog.filter = f_rename;
         prog.len = sizeof f_rename / sizeof f_rename[0];
+    } else if (strcmp(mode, "syncfs-eio") == 0) {
+        prog.filter = f_sync;
+        prog.len = sizeof f_sync / sizeof f_sync[0];
     } else {
         fprintf(stderr, "seccomp_launch: unknown mode '%s'\n", mode);
         return -1;
@@ -96,7 +110,7 @@ int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: seccomp_launch openat2-enosys|openat2-eperm|"
-                        "renameat2-einval COMMAND [ARGS...]\n");
+                        "renameat2-einval|syncfs-eio COMMAND [ARGS...]\n");
         return 2;
     }
     if (install(argv[1]) < 0)

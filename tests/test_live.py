@@ -478,6 +478,33 @@ def test_seccomp_openat2_fallback(ctx):
     assert rc == 0 and 'containment: openat2' in err, err
 
 
+def test_merge_syncs_only_over_existing_entries(ctx):
+    # syncfs fails under the filter, so whether a run calls it shows.  A
+    # merge that replaces or merges into what DIR holds must sync the staged
+    # tree before its commit (and stop, DIR untouched, when that fails); a
+    # merge into an empty DIR replaces nothing, publishes like a rename, and
+    # needs no sync (it cost half of a toolchain.tar run).
+    m = 'syncfs-eio'
+    a = _tar(os.path.join(ctx.mkdtemp('a'), 'a.tar'),
+             [('top/f', b'new\n'), ('g', b'g\n')])
+    empty = ctx.mkdtemp('se')
+    rc, err = _launch(ctx, m, '-C', empty, a)
+    assert rc == 0, err
+    assert _read(os.path.join(empty, 'top/f')) == b'new\n'
+    assert not _staging(empty)
+    full = ctx.mkdtemp('sf')
+    os.mkdir(os.path.join(full, 'top'))
+    with open(os.path.join(full, 'top/f'), 'w') as f:
+        f.write('old\n')
+    rc, err = _launch(ctx, m, '-C', full, a)
+    assert rc == 7 and 'Input/output error' in err, (rc, err)
+    assert _read(os.path.join(full, 'top/f')) == b'old\n'
+    assert sorted(os.listdir(full)) == ['top'], os.listdir(full)
+    rc, err = _launch(ctx, 'openat2-enosys', '-C', full, a)   # no filter on syncfs
+    assert rc == 0, err
+    assert _read(os.path.join(full, 'top/f')) == b'new\n'
+
+
 def test_seccomp_renameat2_fallback(ctx):
     m = 'renameat2-einval'
     a = _tar(os.path.join(ctx.mkdtemp('a'), 'a.tar'),

@@ -117,7 +117,9 @@ int fs_remove_tree(struct fs_sink *s, int dirfd, const char *name);
  *                     then linkat, so no other run ever sees it unlocked);
  *   fs_journal_commit writes the journal (kind, and for a merge the
  *                     directory records and remaps) and fsyncs it, after
- *                     syncfs of the staged tree: the commit point;
+ *                     syncfs of the staged tree (not for a merge whose dry
+ *                     run met no existing name: meets_existing); the commit
+ *                     point;
  *   fs_recover_stale  scans the destination's parent (".NAME.rzup-*") and,
  *                     when it exists, the destination (".rzup-staging-*"),
  *                     and deals with each per fs_recovery_decide; reports

@@ -21,6 +21,16 @@
  * queue is full, or while the writer drains it at the end, is seen within
  * HANDOFF_WAIT_MS; the writer looks at `abort` between pieces of
  * HANDOFF_PIECE bytes, so stopping does not wait for a whole slot.
+ *
+ * Wake-ups: waking a sleeping thread costs the waker a futex syscall and,
+ * in a VM, an inter-processor interrupt; on the toolchain .tar.gz the
+ * decoder thread (the bottleneck) spent 6.7% of its samples in futex_wake,
+ * waking the idle writer for every slot and the idle receiver for every
+ * slot freed.  So a sleeping consumer is woken only once half the slots
+ * are full, and a sleeping producer once half are free.  Neither can then
+ * wait for the other forever: the producer sleeps only with every slot
+ * full (past the consumer's threshold), the consumer only with none (and
+ * end of stream, abort and failure always signal).
  */
 #include "handoff.h"
 
@@ -43,8 +53,10 @@ struct handoff {
                                    the consumer is done (CLOCK_MONOTONIC) */
     pthread_t thread;
     bool running;               /* thread started and not yet joined */
-    uint8_t *slot[HANDOFF_SLOTS];
-    size_t len[HANDOFF_SLOTS];
+    uint8_t *slot[HANDOFF_SLOTS_MAX];
+    size_t len[HANDOFF_SLOTS_MAX];
+    unsigned nslots;            /* slots in use, <= HANDOFF_SLOTS_MAX */
+    size_t slot_size;
     unsigned head, tail, count;
     bool eof;                   /* producer has no more data */
     bool abort;                 /* producer gave up: discard and exit */
@@ -52,6 +64,8 @@ struct handoff {
     bool done;                  /* consumer left its loop */
     bool sigpipe;               /* the consumer took a SIGPIPE of its own */
     volatile sig_atomic_t *stop;/* read on the producer's thread only */
+    struct handoff *upstream;   /* the handoff whose consumer is our
+                                   producer, or NULL (handoff_set_upstream) */
     uint64_t handed;            /* bytes accepted by handoff_push */
     uint64_t in_place;          /* of which written into a lent window */
     uint8_t *cur;               /* producer's slot being filled, or NULL */
@@ -112,9 +126,10 @@ static void *consume(void *arg)
         pthread_mutex_unlock(&h->mu);
         int rc = deliver(h, buf, len);
         pthread_mutex_lock(&h->mu);
-        h->head = (h->head + 1) % HANDOFF_SLOTS;
+        h->head = (h->head + 1) % h->nslots;
         h->count--;
-        pthread_cond_signal(&h->freed);
+        if (h->count <= h->nslots / 2)   /* see "Wake-ups" above */
+            pthread_cond_signal(&h->freed);
         if (rc < 0)
             h->failed = true;
         if (rc != 0)
@@ -145,8 +160,22 @@ static int start_thread(struct handoff *h)
 int handoff_new(struct handoff **out, stage_push_fn down, void *down_ctx,
                 struct rz_error *err)
 {
-    struct handoff *h = calloc(1, sizeof *h);
+    return handoff_new_sized(out, HANDOFF_SLOTS, HANDOFF_SLOT_SIZE, down,
+                             down_ctx, err);
+}
+
+int handoff_new_sized(struct handoff **out, unsigned slots, size_t slot_size,
+                      stage_push_fn down, void *down_ctx,
+                      struct rz_error *err)
+{
+    struct handoff *h;
     *out = NULL;
+    if (slots < 2 || slots > HANDOFF_SLOTS_MAX
+        || slot_size < 2 * HANDOFF_WINDOW_MIN)
+        return rz_error_set(err, RZ_E_INTERNAL, 0, RZ_OFF_NONE, 0, NULL, 0,
+                            "handoff of %u slots of %zu bytes", slots,
+                            slot_size);
+    h = calloc(1, sizeof *h);
     if (!h)
         return rz_error_set(err, RZ_E_NOMEM, ENOMEM, RZ_OFF_NONE, 0, NULL, 0, NULL);
     pthread_condattr_t ca;
@@ -159,15 +188,17 @@ int handoff_new(struct handoff **out, stage_push_fn down, void *down_ctx,
     h->down = down;
     h->down_ctx = down_ctx;
     h->err = err;
+    h->nslots = slots;
+    h->slot_size = slot_size;
     *out = h;
-    for (int i = 0; i < HANDOFF_SLOTS; i++)
-        if (!(h->slot[i] = malloc(HANDOFF_SLOT_SIZE)))
+    for (unsigned i = 0; i < slots; i++)
+        if (!(h->slot[i] = malloc(slot_size)))
             return rz_error_set(err, RZ_E_NOMEM, ENOMEM, RZ_OFF_NONE, 0, NULL,
                                 0, NULL);
     int rc = start_thread(h);
     if (rc != 0)
         return rz_error_set(err, RZ_E_INTERNAL, rc, RZ_OFF_NONE, 0, NULL, 0,
-                            "cannot start the writer thread");
+                            "cannot start a pipeline thread");
     h->running = true;
     return 0;
 }
@@ -187,6 +218,11 @@ void handoff_set_stop(struct handoff *h, volatile sig_atomic_t *stop)
     h->stop = stop;
 }
 
+void handoff_set_upstream(struct handoff *h, struct handoff *upstream)
+{
+    h->upstream = upstream;
+}
+
 /*
  * With the mutex held: wait for `freed` at most HANDOFF_WAIT_MS.  False
  * when the stop flag is set (checked before waiting).
@@ -195,6 +231,9 @@ static bool wait_freed(struct handoff *h)
 {
     struct timespec ts;
     if (h->stop && *h->stop)
+        return false;
+    if (h->upstream && aborted(h->upstream))   /* lock order: ours, then
+                                                  the upstream's */
         return false;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_nsec += HANDOFF_WAIT_MS * 1000000L;
@@ -241,9 +280,10 @@ static void send_slot(struct handoff *h)
 {
     pthread_mutex_lock(&h->mu);
     h->len[h->tail] = h->cur_fill;
-    h->tail = (h->tail + 1) % HANDOFF_SLOTS;
+    h->tail = (h->tail + 1) % h->nslots;
     h->count++;
-    pthread_cond_signal(&h->filled);
+    if (h->count >= h->nslots / 2)       /* see "Wake-ups" above */
+        pthread_cond_signal(&h->filled);
     pthread_mutex_unlock(&h->mu);
     h->cur = NULL;
     h->cur_fill = 0;
@@ -254,7 +294,7 @@ static int take_slot(struct handoff *h)
 {
     bool failed, go = true;
     pthread_mutex_lock(&h->mu);
-    while (go && h->count == HANDOFF_SLOTS && !h->failed)
+    while (go && h->count == h->nslots && !h->failed)
         go = wait_freed(h);
     failed = h->failed;
     if (go && !failed)
@@ -270,12 +310,12 @@ int handoff_window(void *hv, uint8_t **p, size_t *cap)
     struct handoff *h = hv;
     if (h->err->code != RZ_E_OK || !h->running)
         return -1;
-    if (h->cur && HANDOFF_SLOT_SIZE - h->cur_fill < HANDOFF_WINDOW_MIN)
+    if (h->cur && h->slot_size - h->cur_fill < HANDOFF_WINDOW_MIN)
         send_slot(h);
     if (!h->cur && take_slot(h) < 0)
         return -1;
     *p = h->cur + h->cur_fill;
-    *cap = HANDOFF_SLOT_SIZE - h->cur_fill;
+    *cap = h->slot_size - h->cur_fill;
     return 0;
 }
 
@@ -285,19 +325,19 @@ int handoff_push(void *hv, const uint8_t *buf, size_t len)
     if (h->err->code != RZ_E_OK || !h->running)
         return -1;
     if (h->cur && buf == h->cur + h->cur_fill
-        && len <= HANDOFF_SLOT_SIZE - h->cur_fill) {
+        && len <= h->slot_size - h->cur_fill) {
         /* written in place through handoff_window: nothing to copy */
         h->cur_fill += len;
         h->handed += len;
         h->in_place += len;
-        if (h->cur_fill == HANDOFF_SLOT_SIZE)
+        if (h->cur_fill == h->slot_size)
             send_slot(h);
         return 0;
     }
     while (len > 0) {
         if (!h->cur && take_slot(h) < 0)
             return -1;
-        size_t n = HANDOFF_SLOT_SIZE - h->cur_fill;
+        size_t n = h->slot_size - h->cur_fill;
         if (n > len)
             n = len;
         memcpy(h->cur + h->cur_fill, buf, n);
@@ -305,7 +345,7 @@ int handoff_push(void *hv, const uint8_t *buf, size_t len)
         h->handed += n;
         buf += n;
         len -= n;
-        if (h->cur_fill == HANDOFF_SLOT_SIZE)
+        if (h->cur_fill == h->slot_size)
             send_slot(h);
     }
     return 0;
@@ -343,7 +383,7 @@ void handoff_free(struct handoff *h)
     if (!h)
         return;
     handoff_stop(h);
-    for (int i = 0; i < HANDOFF_SLOTS; i++)
+    for (unsigned i = 0; i < h->nslots; i++)
         free(h->slot[i]);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->filled);

@@ -5,8 +5,8 @@
  * thread).  On two cores this turns "inflate + write" into "the slower of
  * inflate and write" (DESIGN.md, performance model).
  *
- * Memory: HANDOFF_SLOTS buffers of HANDOFF_SLOT_SIZE bytes, allocated in
- * handoff_new; nothing afterwards.  handoff_push copies the caller's bytes
+ * Memory: HANDOFF_SLOTS buffers of HANDOFF_SLOT_SIZE bytes (or what
+ * handoff_new_sized asks), allocated when it is made; nothing afterwards.  handoff_push copies the caller's bytes
  * into the current slot (batching small pushes), or takes them in place when
  * they were written into a window lent by handoff_window, and hands full
  * slots over;
@@ -52,14 +52,30 @@
 
 #define HANDOFF_SLOTS 4
 #define HANDOFF_SLOT_SIZE (256 * 1024)
+#define HANDOFF_SLOTS_MAX 8
 
 struct handoff;
 
 int handoff_new(struct handoff **out, stage_push_fn down, void *down_ctx,
                 struct rz_error *err);
+/* The same with `slots` (2..HANDOFF_SLOTS_MAX) of `slot_size` bytes (at
+ * least 32 KiB); anything else fails with RZ_E_INTERNAL. */
+int handoff_new_sized(struct handoff **out, unsigned slots, size_t slot_size,
+                      stage_push_fn down, void *down_ctx,
+                      struct rz_error *err);
 /* The error record for the downstream stages (valid until handoff_free). */
 struct rz_error *handoff_err(struct handoff *h);
 void handoff_set_stop(struct handoff *h, volatile sig_atomic_t *stop);
+/*
+ * Chained handoffs (source -> A -> decoder -> B -> writer): B's producer
+ * is A's consumer thread, so B must not read the stop flag (it is the
+ * signal handler's, read on the caller's thread only).  After
+ * handoff_set_upstream(B, A), B's producer waiting for B's consumer also
+ * gives up, as on a stop, once A is being stopped (handoff_stop(A), which
+ * the caller does when it sees the stop flag), so a stop reaches every
+ * thread within two waits.  Clear it (NULL) before A is freed.
+ */
+void handoff_set_upstream(struct handoff *h, struct handoff *upstream);
 int handoff_push(void *h, const uint8_t *buf, size_t len);
 /*
  * One copy per byte: lends the free part of the producer's current slot

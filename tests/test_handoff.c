@@ -8,6 +8,7 @@
 #include "check.h"
 
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 struct collector {
@@ -219,6 +220,130 @@ static void test_window_after_failure(void)
     free(c.buf);
 }
 
+/* Sizes handoff_new_sized accepts, and the stream through each: the
+ * wake-up thresholds (half the slots) differ with the count. */
+static void test_sized(void)
+{
+    static const unsigned counts[] = {2, 3, 5, 8};
+    struct rz_error err;
+    struct handoff *h;
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new_sized(&h, 1, 65536, collect, NULL, &err), -1);
+    CHECK_EQ_INT(err.code, RZ_E_INTERNAL);
+    CHECK(h == NULL);
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new_sized(&h, HANDOFF_SLOTS_MAX + 1, 65536, collect,
+                                   NULL, &err), -1);
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new_sized(&h, 4, 16 * 1024, collect, NULL, &err), -1);
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        for (int slow = 0; slow < 2; slow++) {
+            size_t total = 700 * 1024 + 3;
+            uint8_t *in = pattern(total);
+            struct collector c = {malloc(total), 0, total, 0,
+                                  slow ? 300 : 0, NULL};
+            rz_error_clear(&err);
+            CHECK_EQ_INT(handoff_new_sized(&h, counts[i], 32 * 1024, collect,
+                                           &c, &err), 0);
+            c.err = handoff_err(h);
+            for (size_t off = 0; off < total; off += 5000)
+                CHECK_EQ_INT(handoff_push(h, in + off, total - off < 5000
+                                          ? total - off : 5000), 0);
+            CHECK_EQ_INT(handoff_finish(h), 0);
+            CHECK_EQ_INT(c.len, total);
+            CHECK(memcmp(c.buf, in, total) == 0);
+            handoff_free(h);
+            free(c.buf);
+            free(in);
+        }
+    }
+}
+
+/* Two handoffs in a chain, as the pipeline has them (receive -> decoder
+ * thread -> writer thread): the relay is A's downstream and B's producer. */
+struct relay {
+    struct handoff *b;
+};
+
+static int relay_push(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct relay *r = ctx;
+    return handoff_push(r->b, buf, len);
+}
+
+static void test_chain_carries_stream_and_errors(void)
+{
+    for (int fail = 0; fail < 2; fail++) {
+        size_t total = 3 * 1024 * 1024 + 11;
+        uint8_t *in = pattern(total);
+        struct collector c = {malloc(total), 0, total,
+                              fail ? 2 * 1024 * 1024 : 0, 0, NULL};
+        struct relay rl;
+        struct rz_error err;
+        struct handoff *a, *b;
+        int rc = 0;
+        rz_error_clear(&err);
+        CHECK_EQ_INT(handoff_new_sized(&a, 4, 64 * 1024, relay_push, &rl,
+                                       &err), 0);
+        CHECK_EQ_INT(handoff_new(&b, collect, &c, handoff_err(a)), 0);
+        handoff_set_upstream(b, a);
+        rl.b = b;
+        c.err = handoff_err(b);
+        for (size_t off = 0; rc == 0 && off < total; off += 16384)
+            rc = handoff_push(a, in + off,
+                              total - off < 16384 ? total - off : 16384);
+        if (rc == 0)
+            rc = handoff_finish(a);
+        if (rc == 0)                   /* A joined: B from this thread */
+            rc = handoff_finish(b);
+        if (fail) {
+            /* the writer's own error, through both records */
+            CHECK_EQ_INT(rc, -1);
+            CHECK_EQ_INT(err.code, RZ_E_POL_DOTDOT);
+        } else {
+            CHECK_EQ_INT(rc, 0);
+            CHECK_EQ_INT(c.len, total);
+            CHECK(memcmp(c.buf, in, total) == 0);
+        }
+        handoff_stop(a);
+        handoff_set_upstream(b, NULL);
+        handoff_free(a);
+        handoff_free(b);
+        free(c.buf);
+        free(in);
+    }
+}
+
+/* Stopping A reaches B's producer (A's consumer) while it waits for a
+ * writer that holds every slot of B: it gives up as on a stop flag,
+ * instead of waiting for the writer to free a slot and pushing on. */
+static void test_stopping_upstream_reaches_chained_producer(void)
+{
+    size_t total = 1024 * 1024;
+    uint8_t *in = pattern(total);
+    struct collector c = {malloc(total), 0, total, 0, 500000, NULL};
+    struct relay rl;
+    struct rz_error err;
+    struct handoff *a, *b;
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new(&a, relay_push, &rl, &err), 0);
+    CHECK_EQ_INT(handoff_new_sized(&b, 2, 32 * 1024, collect, &c,
+                                   handoff_err(a)), 0);
+    handoff_set_upstream(b, a);
+    rl.b = b;
+    c.err = handoff_err(b);
+    CHECK_EQ_INT(handoff_push(a, in, total), 0);   /* A's slots hold it */
+    usleep(100000);            /* B is full, its writer in a slow call */
+    handoff_stop(a);
+    CHECK_EQ_INT(handoff_err(a)->code, RZ_E_INTERRUPTED);
+    CHECK(c.len < total);
+    handoff_set_upstream(b, NULL);
+    handoff_free(a);
+    handoff_free(b);
+    free(c.buf);
+    free(in);
+}
+
 int main(void)
 {
     RUN(test_windows_in_place);
@@ -228,5 +353,8 @@ int main(void)
     RUN(test_downstream_failure_reaches_producer);
     RUN(test_failure_seen_at_finish);
     RUN(test_free_while_running);
+    RUN(test_sized);
+    RUN(test_chain_carries_stream_and_errors);
+    RUN(test_stopping_upstream_reaches_chained_producer);
     return check_summary();
 }

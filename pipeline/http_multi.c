@@ -122,6 +122,12 @@ struct http_multi {
     uint64_t head;              /* chunk being pushed */
     size_t given;               /* bytes of it pushed */
     uint64_t pushed;            /* bytes pushed in all */
+    /* how many connections (http_policy_connections) */
+    unsigned active;            /* chunks fetched at once: head .. head +
+                                   active - 1; n when the user chose N */
+    bool adaptive;              /* the default: start at 1, grow */
+    double window_start;        /* the current window began */
+    double blocked;             /* seconds spent in push since then */
     bool kick;                  /* a request was added: run libcurl before
                                    waiting (a new handle has no socket yet,
                                    and curl_multi_poll would sleep) */
@@ -307,12 +313,24 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 }
 
 /* The head, its buffer given back: bytes go downstream as they come. */
+/* Push downstream, timing how long the push took (a full queue behind it
+ * blocks it): that is what says whether another connection would pay. */
+static int push_down(struct http_multi *m, const uint8_t *buf, size_t len)
+{
+    double t0 = m->adaptive ? http_monotonic() : 0;
+    if (m->push(m->ctx, buf, len) < 0)
+        return rz_error_downstream(m->err, RZ_OFF_RAW, m->pushed,
+                                   "a stage after the download");
+    if (m->adaptive)
+        m->blocked += http_monotonic() - t0;
+    return 0;
+}
+
 static int push_through(struct slot *s, const char *data, size_t len)
 {
     struct http_multi *m = s->m;
-    if (m->push(m->ctx, (const uint8_t *)data, len) < 0)
-        return rz_error_downstream(m->err, RZ_OFF_RAW, m->pushed,
-                                   "a stage after the download");
+    if (push_down(m, (const uint8_t *)data, len) < 0)
+        return -1;
     m->given += len;
     m->pushed += len;
     /* time spent in push is not the network's stall */
@@ -657,32 +675,64 @@ static int read_messages(struct http_multi *m)
 
 /* -------------------------------------------------------------- delivery */
 
-/* The probe has been judged: the other slots take chunks 1 .. N-1. */
-static int start_others(struct http_multi *m)
+/*
+ * Fetch chunks head .. head + active - 1.  Chunk k's slot is k mod N; the
+ * chunk it held before (k - N or older) is below the head, so pushed whole
+ * and its slot idle.  Called after the head gave its buffer back, so at
+ * most active - 1 buffers are held.
+ */
+static int fill_window(struct http_multi *m)
 {
-    for (unsigned i = 1; i < m->n && i < m->chunks; i++)
-        if (chunk_start(&m->slots[i], i) < 0)
+    for (uint64_t k = m->head; k < m->chunks && k < m->head + m->active;
+         k++) {
+        struct slot *s = &m->slots[k % m->n];
+        if (s->chunk != k && chunk_start(s, k) < 0)
             return -1;
+    }
     return 0;
+}
+
+/* The default: one more connection while the network is the limit. */
+static void maybe_grow(struct http_multi *m)
+{
+    double now = http_monotonic();
+    if (!m->adaptive)
+        return;
+    switch (http_policy_connections(m->active, m->n, now - m->window_start,
+                                    m->blocked)) {
+    case HTTP_CONN_WAIT:
+        return;
+    case HTTP_CONN_GROW:
+        m->active++;
+        if (m->o->verbose > 0)
+            notice(m, false, "the network is the limit (%.0f%% of %.2f s "
+                   "waiting for it): %u connections", 100.0 *
+                   (1.0 - m->blocked / (now - m->window_start)),
+                   now - m->window_start, m->active);
+        break;
+    case HTTP_CONN_KEEP:
+        break;
+    }
+    m->window_start = now;
+    m->blocked = 0;
 }
 
 /* Push what the head chunk's slot buffered, give its buffer back (the
  * rest of the head comes straight through, see on_body); move on when the
- * head is whole.  A slot whose chunk is done takes its next chunk after
- * the loop, when the new head has given its buffer back. */
+ * head is whole.  Then (every window of HTTP_CONN_WINDOW s) the default
+ * may add a connection, and the chunks fetched are refilled, after the new
+ * head has given its buffer back. */
 static int deliver(struct http_multi *m)
 {
     bool pushed_any = false;
-    unsigned next[2], n_next = 0;       /* slots to start: at most 2 here */
     while (m->head < m->chunks) {
         struct slot *s = &m->slots[m->head % m->n];
         if (s->chunk != m->head)
             break;
         if (s->buf && s->have > m->given) {
             size_t len = s->have - m->given;
-            if (m->push(m->ctx, s->buf + m->given, len) < 0)
-                return rz_error_downstream(m->err, RZ_OFF_RAW, m->pushed,
-                                           "a stage after the download");
+            if (push_down(m, s->buf + m->given, len) < 0)
+                return -1;
             pushed_any = true;
             m->given += len;
             m->pushed += len;
@@ -692,22 +742,10 @@ static int deliver(struct http_multi *m)
             break;
         m->head++;
         m->given = 0;
-        if (m->head + m->n - 1 < m->chunks) {
-            if (n_next == 2) {          /* start the older one now */
-                struct slot *o = &m->slots[next[0]];
-                if (chunk_start(o, o->chunk + m->n) < 0)
-                    return -1;
-                next[0] = next[1];
-                n_next = 1;
-            }
-            next[n_next++] = (unsigned)s->index;
-        }
     }
-    for (unsigned i = 0; i < n_next; i++) {
-        struct slot *o = &m->slots[next[i]];
-        if (chunk_start(o, o->chunk + m->n) < 0)
-            return -1;
-    }
+    maybe_grow(m);
+    if (fill_window(m) < 0)
+        return -1;
     if (pushed_any) {
         /* time spent in push is not the network's stall */
         double now = http_monotonic();
@@ -736,7 +774,6 @@ static int start_due_retries(struct http_multi *m, long *wait_ms)
 
 static int run_loop(struct http_multi *m)
 {
-    bool others = false;
     for (;;) {
         long wait_ms = MULTI_WAIT_MS;
         int running;
@@ -747,11 +784,6 @@ static int run_loop(struct http_multi *m)
                                 NULL, 0, "curl_multi_perform failed");
         if (read_messages(m) < 0)
             return -1;
-        if (m->judged && !others) {
-            others = true;
-            if (start_others(m) < 0)
-                return -1;
-        }
         if (m->judged && deliver(m) < 0)
             return -1;
         if (m->judged && m->head == m->chunks)
@@ -772,11 +804,14 @@ static int multi_setup(struct http_multi *m)
 {
     const struct http_source_options *o = m->o;
     m->n = o->connections;
+    m->adaptive = !o->connections_asked;
+    m->active = m->adaptive ? 1 : m->n;
     m->chunk_size = o->chunk_size ? o->chunk_size : HTTP_MULTI_CHUNK_DEFAULT;
     m->policy = (struct http_retry_policy){o->retries, o->retry_delay_ms,
                                            o->retry_max_time,
                                            o->resume_unvalidated};
     m->started = http_monotonic();
+    m->window_start = m->started;
     if (getrandom(&m->rng, sizeof m->rng, GRND_NONBLOCK) != sizeof m->rng)
         m->rng = (uint64_t)(m->started * 1e9);
     m->rng |= 1;
@@ -852,6 +887,7 @@ int http_multi_run(const struct http_source_options *o, stage_push_fn push,
     if (rc < 0 && err->code == RZ_E_OK)
         rz_error_downstream(err, RZ_OFF_RAW, m.pushed, "http_multi");
     m.st.length_verified = rc == 0 && m.total > 0 && m.pushed == m.total;
+    m.st.connections = m.active;
     if (o->stats)
         *o->stats = m.st;
     return rc;

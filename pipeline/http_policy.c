@@ -227,6 +227,21 @@ void http_policy_body(const struct http_response *r, uint64_t from,
     resumed_body(r, from, s, d);
 }
 
+/* ---------------------------------------------- how many connections */
+
+enum http_conn_verdict http_policy_connections(unsigned active, unsigned max,
+                                               double elapsed,
+                                               double blocked)
+{
+    if (active >= max)
+        return HTTP_CONN_KEEP;
+    if (!(elapsed >= HTTP_CONN_WINDOW))   /* also NaN */
+        return HTTP_CONN_WAIT;
+    if (blocked >= HTTP_CONN_BUSY * elapsed)
+        return HTTP_CONN_KEEP;
+    return HTTP_CONN_GROW;
+}
+
 /* ------------------------------------------------------------ retries */
 
 long http_policy_backoff_ms(long first_ms, unsigned n, double jitter)

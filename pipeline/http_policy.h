@@ -14,6 +14,7 @@
  *   http_policy_retry may a failed attempt be retried, after how long?
  *   http_policy_redirect  may a redirect be followed, and with what?
  *   http_policy_curl_text  libcurl's message without repetition, escaped
+ *   http_policy_connections  one more connection, or not (the default)
  */
 #ifndef RZ_HTTP_POLICY_H
 #define RZ_HTTP_POLICY_H
@@ -252,5 +253,30 @@ void http_policy_url_text(const char *url, char *out, size_t size);
  */
 void http_policy_curl_text(const char *generic, const char *detail,
                            char *out, size_t size);
+
+/* ---------------------------------------------- how many connections */
+
+/*
+ * With the default --connections (the user did not choose N), http_multi
+ * starts with one connection and adds one at a time, up to `max`, while
+ * the network and not the stages behind it is the limit.  The caller
+ * sums, over its pushes downstream, the seconds they spent (`blocked`: a
+ * push waits while the decoder's queue is full) against the seconds that
+ * passed (`elapsed`), and asks as it goes.  Verdict:
+ *   HTTP_CONN_WAIT  less than HTTP_CONN_WINDOW s observed: keep summing;
+ *   HTTP_CONN_KEEP  the pushes blocked at least HTTP_CONN_BUSY of the
+ *                   time: the downstream is the limit, another connection
+ *                   would only cost a chunk buffer (and its CPU);
+ *   HTTP_CONN_GROW  the downstream waited for the network: add one.
+ * After KEEP or GROW the caller starts a fresh window.  Never shrinks.
+ */
+#define HTTP_CONN_WINDOW 0.1
+#define HTTP_CONN_BUSY 0.25
+
+enum http_conn_verdict { HTTP_CONN_WAIT, HTTP_CONN_KEEP, HTTP_CONN_GROW };
+
+enum http_conn_verdict http_policy_connections(unsigned active, unsigned max,
+                                               double elapsed,
+                                               double blocked);
 
 #endif

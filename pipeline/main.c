@@ -710,8 +710,10 @@ static int report(const struct cli *c, const struct pipeline_stats *st,
     if (c->o.verbose && n->attempts > 0)
         fprintf(stderr, "rzup-extract: network: %u attempts, %u resumes, %u "
                 "requests, %" PRIu64 " bytes received, %" PRIu64
-                " bytes re-downloaded\n", n->attempts, n->resumes,
-                n->requests, n->bytes_received, n->bytes_discarded);
+                " bytes re-downloaded, %u connection%s\n", n->attempts,
+                n->resumes, n->requests, n->bytes_received,
+                n->bytes_discarded, n->connections ? n->connections : 1,
+                n->connections > 1 ? "s" : "");
     if (err->code == RZ_E_OK) {
         if (c->o.verbose && !c->o.list)
             fprintf(stderr, "rzup-extract: %" PRIu64 " entries, %" PRIu64

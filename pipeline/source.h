@@ -46,6 +46,8 @@ struct http_source_stats {
                                    (a server that ignored Range) */
     bool length_verified;       /* success, and every byte of the
                                    Content-Length was delivered */
+    unsigned connections;       /* http_multi: ranged requests it had in
+                                   flight at most (0: one connection) */
 };
 
 /*
@@ -195,8 +197,13 @@ int http_source_run(const struct http_source_options *o, stage_push_fn push,
  * connection k mod N, and a connection starts its next chunk once its last
  * one has been pushed downstream.  The chunk at the head of the stream is
  * pushed as its bytes arrive; the others wait, complete or not, in their
- * buffers.  Memory: N x C bytes (default 4 x 1 MiB = 4 MiB), allocated up
- * front, whatever the file's size.  While push blocks (a slow disk), the
+ * buffers.  Memory: (N - 1) x C bytes at most (the head chunk goes
+ * straight through; default 3 x 1 MiB), allocated as connections start,
+ * whatever the file's size.  When the user did not choose N
+ * (`connections_asked` false), the run starts with one connection and
+ * adds one at a time up to N while the stages behind it wait for the
+ * network (http_policy_connections); with a fast network and a busy
+ * decoder it stays at one.  While push blocks (a slow disk), the
  * other connections wait in the kernel's socket buffers; the time spent in
  * push does not count as a stall.
  *

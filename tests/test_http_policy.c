@@ -410,6 +410,27 @@ static void test_url_text_is_escaped_and_without_password(void)
     CHECK(strstr(out, "\\x1b[2K") != NULL);
 }
 
+/* One more connection only while the downstream waits for the network. */
+static void test_connections_grow_only_when_the_network_is_the_limit(void)
+{
+    /* too short a window to judge: keep summing */
+    CHECK_EQ_INT(http_policy_connections(1, 4, 0.05, 0.0), HTTP_CONN_WAIT);
+    CHECK_EQ_INT(http_policy_connections(1, 4, 0.0, 0.0), HTTP_CONN_WAIT);
+    /* the pushes hardly waited: the network is the limit */
+    CHECK_EQ_INT(http_policy_connections(1, 4, 0.25, 0.0), HTTP_CONN_GROW);
+    CHECK_EQ_INT(http_policy_connections(3, 4, 1.0, 0.249), HTTP_CONN_GROW);
+    /* the decoder's queue was full a quarter of the time or more */
+    CHECK_EQ_INT(http_policy_connections(1, 4, 1.0, 0.25), HTTP_CONN_KEEP);
+    CHECK_EQ_INT(http_policy_connections(2, 4, 0.2, 0.19), HTTP_CONN_KEEP);
+    /* at the maximum, whatever the window */
+    CHECK_EQ_INT(http_policy_connections(4, 4, 1.0, 0.0), HTTP_CONN_KEEP);
+    CHECK_EQ_INT(http_policy_connections(4, 4, 0.0, 0.0), HTTP_CONN_KEEP);
+    CHECK_EQ_INT(http_policy_connections(1, 1, 1.0, 0.0), HTTP_CONN_KEEP);
+    /* a clock that went wrong never grows */
+    CHECK_EQ_INT(http_policy_connections(1, 4, 0.0 / 0.0, 0.0),
+                 HTTP_CONN_WAIT);
+}
+
 int main(void)
 {
     RUN(test_parse_headers);
@@ -426,5 +447,6 @@ int main(void)
     RUN(test_downgrade);
     RUN(test_curl_text_is_not_repeated);
     RUN(test_url_text_is_escaped_and_without_password);
+    RUN(test_connections_grow_only_when_the_network_is_the_limit);
     return check_summary();
 }

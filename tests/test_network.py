@@ -10,6 +10,7 @@ module stays well under a minute.
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import random
@@ -694,6 +695,56 @@ def test_default_connections_fall_back_quietly(ctx):
         assert r.rc == 0, r
         assert r.err.count('does not honour Range: using one connection') == 1, r.err
     assert snapshot(dest) == want
+
+
+def connections_used(err):
+    m = re.search(r'bytes re-downloaded, (\d+) connections?\n', err)
+    assert m, 'no network summary in: ' + err
+    return int(m.group(1))
+
+
+def test_default_connections_grow_while_the_network_is_the_limit(ctx):
+    # The default starts with one connection and adds one per 0.1 s window
+    # in which the stages behind the download waited for it: against a
+    # server that caps each connection, it reaches four.
+    root, archive, size, ref, want = big_archive(ctx)
+    with FaultServer(ctx, root, rate=2 * 1024 * 1024) as fs:
+        dest = ctx.path('out')
+        r = ctx.run('-v', '--chunk-size', '256K', '-C', dest,
+                    fs.url('big.tar.gz'))
+        assert r.rc == 0, r
+        log = fs.log()
+    assert connections_used(r.err) == 4, r.err
+    assert r.err.count('the network is the limit') == 3, r.err
+    assert intervals_overlap(log), 'no two ranges were in flight at once'
+    assert all(e['status'] == 206 for e in log), log
+    assert snapshot(dest) == want
+
+
+def test_default_connections_stay_at_one_while_the_disk_is_the_limit(ctx):
+    # 30,000 small files: creating them is the limit, the download's pushes
+    # wait for the writer most of the time, so another connection would buy
+    # nothing but its buffer: the default keeps one, over many chunks.
+    d = ctx.mkdtemp('many')
+    rnd = random.Random(30)
+    archive = os.path.join(d, 'many.tar.gz')
+    with open(archive, 'wb') as raw, \
+            gzip.GzipFile(fileobj=raw, mode='wb', mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode='w', format=tarfile.GNU_FORMAT) as t:
+        for i in range(30000):
+            body = rnd.randbytes(24)
+            ti = tarfile.TarInfo('many/d%02d/f%05d' % (i % 50, i))
+            ti.size = len(body)
+            t.addfile(ti, io.BytesIO(body))
+    assert os.path.getsize(archive) > 8 * 64 * 1024   # several chunks
+    with FaultServer(ctx, d) as fs:
+        dest = ctx.path('out')
+        r = ctx.run('-v', '--chunk-size', '64K', '-C', dest,
+                    fs.url('many.tar.gz'))
+        assert r.rc == 0, r
+    assert connections_used(r.err) == 1, r.err
+    assert 'the network is the limit' not in r.err, r.err
+    assert sum(len(f) for _, _, f in os.walk(dest)) == 30000
 
 
 def test_connections_follow_redirects_once(ctx):

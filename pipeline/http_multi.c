@@ -125,9 +125,13 @@ struct http_multi {
     /* how many connections (http_policy_connections) */
     unsigned active;            /* chunks fetched at once: head .. head +
                                    active - 1; n when the user chose N */
-    bool adaptive;              /* the default: start at 1, grow */
+    bool adaptive;              /* the default: start at 1, probe more */
+    struct http_conn_state conn;
     double window_start;        /* the current window began */
     double blocked;             /* seconds spent in push since then */
+    uint64_t received;          /* body bytes received since then */
+    uint64_t probe_chunk;       /* a probe's window starts at this chunk's
+                                   first body byte (UINT64_MAX: started) */
     bool kick;                  /* a request was added: run libcurl before
                                    waiting (a new handle has no socket yet,
                                    and curl_multi_poll would sleep) */
@@ -353,6 +357,13 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     m->st.bytes_received += len;
     if (s->body != BODY_CHUNK)
         return len;
+    m->received += len;
+    if (s->chunk == m->probe_chunk) {   /* the probe's connection is up */
+        m->probe_chunk = UINT64_MAX;
+        m->window_start = http_monotonic();
+        m->blocked = 0;
+        m->received = len;
+    }
     size_t room = s->len - s->have;
     size_t take = len > room ? room : len;
     if (s->buf)
@@ -515,7 +526,7 @@ static void buffer_give_back(struct slot *s)
     struct http_multi *m = s->m;
     if (!s->buf)
         return;
-    if (m->pooled < m->n)
+    if (m->pooled + 1 < m->active)     /* a smaller window frees its spare */
         m->pool[m->pooled++] = s->buf;
     else
         free(s->buf);
@@ -692,29 +703,38 @@ static int fill_window(struct http_multi *m)
     return 0;
 }
 
-/* The default: one more connection while the network is the limit. */
+/* The default: probe one more connection while the network is the
+ * limit, keep it if it paid (http_policy_connections). */
 static void maybe_grow(struct http_multi *m)
 {
-    double now = http_monotonic();
-    if (!m->adaptive)
+    double now = http_monotonic(), elapsed = now - m->window_start;
+    double rate = elapsed > 0 ? (double)m->received / elapsed : 0;
+    if (!m->adaptive || m->probe_chunk != UINT64_MAX)
+        return;                 /* a probe's connection is not up yet */
+    enum http_conn_verdict v = http_policy_connections(
+        &m->conn, now, elapsed, m->blocked, m->received);
+    if (v == HTTP_CONN_WAIT)
         return;
-    switch (http_policy_connections(m->active, m->n, now - m->window_start,
-                                    m->blocked)) {
-    case HTTP_CONN_WAIT:
-        return;
-    case HTTP_CONN_GROW:
-        m->active++;
+    if (v == HTTP_CONN_GROW) {
+        m->active = m->conn.active;
+        if (m->active > m->st.connections)
+            m->st.connections = m->active;
+        m->probe_chunk = m->head + m->active - 1;
         if (m->o->verbose > 0)
             notice(m, false, "the network is the limit (%.0f%% of %.2f s "
-                   "waiting for it): %u connections", 100.0 *
-                   (1.0 - m->blocked / (now - m->window_start)),
-                   now - m->window_start, m->active);
-        break;
-    case HTTP_CONN_KEEP:
-        break;
+                   "waiting for it, %.1f MB/s): trying %u connections",
+                   100.0 * (1.0 - m->blocked / elapsed), elapsed,
+                   rate / 1e6, m->active);
+    } else if (v == HTTP_CONN_SHRINK) {
+        m->active = m->conn.active;
+        if (m->o->verbose > 0)
+            notice(m, false, "%u connections received %.1f MB/s, no more "
+                   "than %u: back to %u", m->active + 1, rate / 1e6,
+                   m->active, m->active);
     }
     m->window_start = now;
     m->blocked = 0;
+    m->received = 0;
 }
 
 /* Push what the head chunk's slot buffered, give its buffer back (the
@@ -806,6 +826,9 @@ static int multi_setup(struct http_multi *m)
     m->n = o->connections;
     m->adaptive = !o->connections_asked;
     m->active = m->adaptive ? 1 : m->n;
+    http_conn_begin(&m->conn, m->n);
+    m->probe_chunk = UINT64_MAX;
+    m->st.connections = m->active;
     m->chunk_size = o->chunk_size ? o->chunk_size : HTTP_MULTI_CHUNK_DEFAULT;
     m->policy = (struct http_retry_policy){o->retries, o->retry_delay_ms,
                                            o->retry_max_time,
@@ -887,7 +910,6 @@ int http_multi_run(const struct http_source_options *o, stage_push_fn push,
     if (rc < 0 && err->code == RZ_E_OK)
         rz_error_downstream(err, RZ_OFF_RAW, m.pushed, "http_multi");
     m.st.length_verified = rc == 0 && m.total > 0 && m.pushed == m.total;
-    m.st.connections = m.active;
     if (o->stats)
         *o->stats = m.st;
     return rc;

@@ -229,16 +229,35 @@ void http_policy_body(const struct http_response *r, uint64_t from,
 
 /* ---------------------------------------------- how many connections */
 
-enum http_conn_verdict http_policy_connections(unsigned active, unsigned max,
-                                               double elapsed,
-                                               double blocked)
+void http_conn_begin(struct http_conn_state *st, unsigned max)
 {
-    if (active >= max)
-        return HTTP_CONN_KEEP;
-    if (!(elapsed >= HTTP_CONN_WINDOW))   /* also NaN */
+    *st = (struct http_conn_state){.active = 1, .max = max ? max : 1};
+}
+
+enum http_conn_verdict http_policy_connections(struct http_conn_state *st,
+                                               double now, double elapsed,
+                                               double blocked,
+                                               uint64_t received)
+{
+    double want = st->probing ? HTTP_CONN_PROBE : HTTP_CONN_WINDOW;
+    if (!(elapsed >= want))              /* also NaN */
         return HTTP_CONN_WAIT;
-    if (blocked >= HTTP_CONN_BUSY * elapsed)
+    double rate = (double)received / elapsed;
+    if (st->probing) {
+        unsigned before = st->active - 1;
+        st->probing = false;
+        if (rate < st->rate_before * (1.0 + 0.5 / before)) {
+            st->active = before;
+            st->quiet_until = now + HTTP_CONN_QUIET;
+            return HTTP_CONN_SHRINK;
+        }
+    }
+    if (st->active >= st->max || now < st->quiet_until
+        || blocked >= HTTP_CONN_BUSY * elapsed)
         return HTTP_CONN_KEEP;
+    st->rate_before = rate;
+    st->probing = true;
+    st->active++;
     return HTTP_CONN_GROW;
 }
 

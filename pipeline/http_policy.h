@@ -258,25 +258,53 @@ void http_policy_curl_text(const char *generic, const char *detail,
 
 /*
  * With the default --connections (the user did not choose N), http_multi
- * starts with one connection and adds one at a time, up to `max`, while
- * the network and not the stages behind it is the limit.  The caller
- * sums, over its pushes downstream, the seconds they spent (`blocked`: a
- * push waits while the decoder's queue is full) against the seconds that
- * passed (`elapsed`), and asks as it goes.  Verdict:
- *   HTTP_CONN_WAIT  less than HTTP_CONN_WINDOW s observed: keep summing;
- *   HTTP_CONN_KEEP  the pushes blocked at least HTTP_CONN_BUSY of the
- *                   time: the downstream is the limit, another connection
- *                   would only cost a chunk buffer (and its CPU);
- *   HTTP_CONN_GROW  the downstream waited for the network: add one.
- * After KEEP or GROW the caller starts a fresh window.  Never shrinks.
+ * starts with one connection and tries one more at a time, up to `max`,
+ * keeping each only if it paid.  The caller keeps windows: over each it
+ * sums the seconds that passed (`elapsed`), the seconds its pushes
+ * downstream took (`blocked`: a push waits while the decoder's queue is
+ * full) and the body bytes received on every connection (`received`), and
+ * asks as it goes; after any verdict but WAIT it starts a fresh window.
+ *
+ *   HTTP_CONN_WAIT    the window is too short to judge (HTTP_CONN_WINDOW
+ *                     s, or HTTP_CONN_PROBE s for a probe): keep summing;
+ *   HTTP_CONN_KEEP    the pushes blocked at least HTTP_CONN_BUSY of the
+ *                     time (the stages behind the download are the limit,
+ *                     another connection would only cost a chunk buffer),
+ *                     or at `max`, or quiet after a probe that did not pay;
+ *   HTTP_CONN_GROW    the downstream waited for the download: add one (a
+ *                     probe).  The caller starts the probe's window when
+ *                     the new connection's first body byte arrives, so
+ *                     its connect and TLS handshake are not held against
+ *                     it;
+ *   HTTP_CONN_SHRINK  the probe's window received less than half of what
+ *                     one more connection should have added (n to n+1
+ *                     connections: at least 1 + 0.5/n times the window
+ *                     before): the limit is not per connection (a server
+ *                     or a CPU shared by all of them): drop the one added
+ *                     and try again only after HTTP_CONN_QUIET s.
+ * `st->active` is updated with the verdict.
  */
 #define HTTP_CONN_WINDOW 0.1
+#define HTTP_CONN_PROBE 0.3
 #define HTTP_CONN_BUSY 0.25
+#define HTTP_CONN_QUIET 10.0
 
-enum http_conn_verdict { HTTP_CONN_WAIT, HTTP_CONN_KEEP, HTTP_CONN_GROW };
+enum http_conn_verdict {
+    HTTP_CONN_WAIT, HTTP_CONN_KEEP, HTTP_CONN_GROW, HTTP_CONN_SHRINK
+};
 
-enum http_conn_verdict http_policy_connections(unsigned active, unsigned max,
-                                               double elapsed,
-                                               double blocked);
+struct http_conn_state {
+    unsigned active;            /* connections in use (starts at 1) */
+    unsigned max;
+    bool probing;               /* the window running follows a GROW */
+    double rate_before;         /* bytes/s received in the window before */
+    double quiet_until;         /* no probe before this time */
+};
+
+void http_conn_begin(struct http_conn_state *st, unsigned max);
+enum http_conn_verdict http_policy_connections(struct http_conn_state *st,
+                                               double now, double elapsed,
+                                               double blocked,
+                                               uint64_t received);
 
 #endif

@@ -7,6 +7,8 @@
  *
  *   source (http_source or fd_source), or pipeline_push from the caller
  *     -> meter (raw byte count, stop flag, progress counters)
+ *     -> handoff to the decoder thread (network, pipe and pushed sources;
+ *        not a file path, nor with `inline_writer`)
  *     -> sha256_tap (when a digest is expected)
  *     -> decoder (chosen by magic: gzip, xz, zstd, bzip2, lz4, lzma, .Z, tar)
  *     -> meter (decoded byte count, --max-ratio)

@@ -410,25 +410,68 @@ static void test_url_text_is_escaped_and_without_password(void)
     CHECK(strstr(out, "\\x1b[2K") != NULL);
 }
 
-/* One more connection only while the downstream waits for the network. */
+/* One more connection only while the downstream waits for the network,
+ * and kept only if the bytes received rose with it. */
 static void test_connections_grow_only_when_the_network_is_the_limit(void)
 {
+    struct http_conn_state st;
+    http_conn_begin(&st, 4);
+    CHECK_EQ_INT(st.active, 1);
     /* too short a window to judge: keep summing */
-    CHECK_EQ_INT(http_policy_connections(1, 4, 0.05, 0.0), HTTP_CONN_WAIT);
-    CHECK_EQ_INT(http_policy_connections(1, 4, 0.0, 0.0), HTTP_CONN_WAIT);
-    /* the pushes hardly waited: the network is the limit */
-    CHECK_EQ_INT(http_policy_connections(1, 4, 0.25, 0.0), HTTP_CONN_GROW);
-    CHECK_EQ_INT(http_policy_connections(3, 4, 1.0, 0.249), HTTP_CONN_GROW);
-    /* the decoder's queue was full a quarter of the time or more */
-    CHECK_EQ_INT(http_policy_connections(1, 4, 1.0, 0.25), HTTP_CONN_KEEP);
-    CHECK_EQ_INT(http_policy_connections(2, 4, 0.2, 0.19), HTTP_CONN_KEEP);
-    /* at the maximum, whatever the window */
-    CHECK_EQ_INT(http_policy_connections(4, 4, 1.0, 0.0), HTTP_CONN_KEEP);
-    CHECK_EQ_INT(http_policy_connections(4, 4, 0.0, 0.0), HTTP_CONN_KEEP);
-    CHECK_EQ_INT(http_policy_connections(1, 1, 1.0, 0.0), HTTP_CONN_KEEP);
-    /* a clock that went wrong never grows */
-    CHECK_EQ_INT(http_policy_connections(1, 4, 0.0 / 0.0, 0.0),
+    CHECK_EQ_INT(http_policy_connections(&st, 1.0, 0.05, 0.0, 1000),
                  HTTP_CONN_WAIT);
+    CHECK_EQ_INT(http_policy_connections(&st, 1.0, 0.0 / 0.0, 0.0, 1000),
+                 HTTP_CONN_WAIT);
+    /* the decoder's queue was full a quarter of the time or more: keep */
+    CHECK_EQ_INT(http_policy_connections(&st, 1.0, 1.0, 0.25, 1000000),
+                 HTTP_CONN_KEEP);
+    CHECK_EQ_INT(st.active, 1);
+    /* the pushes hardly waited: the network is the limit, probe a second */
+    CHECK_EQ_INT(http_policy_connections(&st, 2.0, 0.1, 0.01, 100000),
+                 HTTP_CONN_GROW);
+    CHECK_EQ_INT(st.active, 2);
+    /* a probe is judged over HTTP_CONN_PROBE s */
+    CHECK_EQ_INT(http_policy_connections(&st, 2.1, 0.1, 0.0, 200000),
+                 HTTP_CONN_WAIT);
+    /* it paid (1 MB/s -> 1.9 MB/s, at least 1.5x for a second): and the
+     * network is still the limit, so a third is probed */
+    CHECK_EQ_INT(http_policy_connections(&st, 2.4, 0.3, 0.0, 570000),
+                 HTTP_CONN_GROW);
+    CHECK_EQ_INT(st.active, 3);
+    /* the third brought 1.2x where 1.25x was the least: dropped, and no
+     * probe for HTTP_CONN_QUIET s */
+    CHECK_EQ_INT(http_policy_connections(&st, 2.7, 0.3, 0.0, 684000),
+                 HTTP_CONN_SHRINK);
+    CHECK_EQ_INT(st.active, 2);
+    CHECK_EQ_INT(http_policy_connections(&st, 3.0, 0.2, 0.0, 1),
+                 HTTP_CONN_KEEP);
+    CHECK_EQ_INT(http_policy_connections(&st, 2.7 + HTTP_CONN_QUIET - 0.01,
+                                         0.2, 0.0, 1), HTTP_CONN_KEEP);
+    CHECK_EQ_INT(st.active, 2);
+    CHECK_EQ_INT(http_policy_connections(&st, 2.7 + HTTP_CONN_QUIET, 0.2,
+                                         0.0, 1), HTTP_CONN_GROW);
+    CHECK_EQ_INT(st.active, 3);
+    /* a probe that paid up to the maximum, which then holds */
+    http_conn_begin(&st, 2);
+    CHECK_EQ_INT(http_policy_connections(&st, 1.0, 0.1, 0.0, 100),
+                 HTTP_CONN_GROW);
+    CHECK_EQ_INT(http_policy_connections(&st, 1.3, 0.3, 0.0, 600),
+                 HTTP_CONN_KEEP);
+    CHECK_EQ_INT(st.active, 2);
+    CHECK_EQ_INT(http_policy_connections(&st, 9.0, 5.0, 0.0, 1),
+                 HTTP_CONN_KEEP);
+    CHECK_EQ_INT(st.active, 2);
+    /* a CPU-bound receive: the probe added nothing, whatever the pushes */
+    http_conn_begin(&st, 4);
+    CHECK_EQ_INT(http_policy_connections(&st, 1.0, 0.1, 0.0, 1000000),
+                 HTTP_CONN_GROW);
+    CHECK_EQ_INT(http_policy_connections(&st, 1.3, 0.3, 0.0, 3000000),
+                 HTTP_CONN_SHRINK);
+    CHECK_EQ_INT(st.active, 1);
+    /* one connection at most: never a probe */
+    http_conn_begin(&st, 1);
+    CHECK_EQ_INT(http_policy_connections(&st, 1.0, 1.0, 0.0, 1),
+                 HTTP_CONN_KEEP);
 }
 
 int main(void)

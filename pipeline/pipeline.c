@@ -284,11 +284,13 @@ static int parser_push(void *ctx, const uint8_t *buf, size_t len)
     return tar_parser_push(&r->tar, buf, len);
 }
 
-/* A source with receiving to do: the network, a pipe, or a caller that
- * pushes (the installer's multi driver: one libcurl thread for all). */
+/* A source with receiving to do: the network or a pipe, or a caller that
+ * pushes.  Not with an http driver (install --driver=multi): its libcurl
+ * thread receives for every component into rings, and this thread only
+ * takes bytes out of one, so it may as well decode them. */
 static bool wants_receive_thread(const struct pipeline_options *o)
 {
-    return !o->inline_writer
+    return !o->inline_writer && !o->http.driver
            && (!o->source || source_is_url(o->source)
                || strcmp(o->source, "-") == 0);
 }

@@ -30,7 +30,13 @@
  * are full, and a sleeping producer once half are free.  Neither can then
  * wait for the other forever: the producer sleeps only with every slot
  * full (past the consumer's threshold), the consumer only with none (and
- * end of stream, abort and failure always signal).
+ * end of stream, abort and failure always signal).  So that a slow stream
+ * is not held back (a drip-fed download would reach the writer only every
+ * half-queue, and the progress bar's current entry lag behind), bytes the
+ * consumer has not been told about for HANDOFF_LATENCY_NS are handed over
+ * at the producer's next push: its partial slot is sent, and the consumer
+ * woken.  At full speed slots fill far faster than that and nothing
+ * changes.
  */
 #include "handoff.h"
 
@@ -45,6 +51,7 @@
 #define HANDOFF_WAIT_MS 100
 #define HANDOFF_PIECE (64 * 1024)
 #define HANDOFF_WINDOW_MIN (16 * 1024) /* smaller rests of a slot: send it */
+#define HANDOFF_LATENCY_NS (20 * 1000000LL) /* see "Wake-ups" above */
 
 struct handoff {
     pthread_mutex_t mu;
@@ -63,6 +70,7 @@ struct handoff {
     bool failed;                /* downstream returned -1 */
     bool done;                  /* consumer left its loop */
     bool sigpipe;               /* the consumer took a SIGPIPE of its own */
+    bool idle;                  /* the consumer waits for a slot */
     volatile sig_atomic_t *stop;/* read on the producer's thread only */
     struct handoff *upstream;   /* the handoff whose consumer is our
                                    producer, or NULL (handoff_set_upstream) */
@@ -70,6 +78,8 @@ struct handoff {
     uint64_t in_place;          /* of which written into a lent window */
     uint8_t *cur;               /* producer's slot being filled, or NULL */
     size_t cur_fill;
+    int64_t unsignaled_since;   /* producer: when the oldest byte the
+                                   consumer was not woken for came, or 0 */
     stage_push_fn down;
     void *down_ctx;
     struct rz_error *err;       /* the caller's record */
@@ -117,8 +127,11 @@ static void *consume(void *arg)
     struct handoff *h = arg;
     pthread_mutex_lock(&h->mu);
     for (;;) {
-        while (h->count == 0 && !h->eof && !h->abort)
+        while (h->count == 0 && !h->eof && !h->abort) {
+            h->idle = true;
             pthread_cond_wait(&h->filled, &h->mu);
+            h->idle = false;
+        }
         if (h->abort || h->count == 0)
             break;
         uint8_t *buf = h->slot[h->head];
@@ -275,18 +288,56 @@ static int join(struct handoff *h)
     return h->failed || h->down_err.code != RZ_E_OK ? -1 : 0;
 }
 
-/* Hand the producer's slot to the consumer. */
-static void send_slot(struct handoff *h)
+static int64_t coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Hand the producer's slot to the consumer; with `wake`, wake it whatever
+ * the count (see "Wake-ups" above). */
+static void send_slot_wake(struct handoff *h, bool wake)
 {
     pthread_mutex_lock(&h->mu);
     h->len[h->tail] = h->cur_fill;
     h->tail = (h->tail + 1) % h->nslots;
     h->count++;
-    if (h->count >= h->nslots / 2)       /* see "Wake-ups" above */
+    if (wake || h->count >= h->nslots / 2) {
         pthread_cond_signal(&h->filled);
+        h->unsignaled_since = 0;
+    }
     pthread_mutex_unlock(&h->mu);
     h->cur = NULL;
     h->cur_fill = 0;
+}
+
+static void send_slot(struct handoff *h)
+{
+    send_slot_wake(h, false);
+}
+
+/* After bytes were added: hand over what waited too long for a consumer
+ * that sits idle.  A busy consumer comes to the queued slots by itself,
+ * so then nothing is sent early (that would only make slots smaller). */
+static void hand_over_stale(struct handoff *h)
+{
+    int64_t now = coarse_ns();
+    bool idle;
+    if (h->unsignaled_since == 0) {
+        h->unsignaled_since = now;
+        return;
+    }
+    if (now - h->unsignaled_since < HANDOFF_LATENCY_NS)
+        return;
+    pthread_mutex_lock(&h->mu);
+    idle = h->idle;
+    if (idle && !(h->cur && h->cur_fill > 0))
+        pthread_cond_signal(&h->filled);
+    pthread_mutex_unlock(&h->mu);
+    if (idle && h->cur && h->cur_fill > 0)
+        send_slot_wake(h, true);
+    h->unsignaled_since = idle ? 0 : now;
 }
 
 /* Get a free slot for the producer; -1 if the consumer failed or stop. */
@@ -332,6 +383,8 @@ int handoff_push(void *hv, const uint8_t *buf, size_t len)
         h->in_place += len;
         if (h->cur_fill == h->slot_size)
             send_slot(h);
+        if (len > 0)
+            hand_over_stale(h);
         return 0;
     }
     while (len > 0) {
@@ -347,6 +400,8 @@ int handoff_push(void *hv, const uint8_t *buf, size_t len)
         len -= n;
         if (h->cur_fill == h->slot_size)
             send_slot(h);
+        if (len == 0)
+            hand_over_stale(h);
     }
     return 0;
 }

@@ -344,6 +344,37 @@ static void test_stopping_upstream_reaches_chained_producer(void)
     free(in);
 }
 
+/* A slow stream reaches an idle consumer without filling a slot: bytes
+ * it was not woken for go over at the producer's next push after 20 ms. */
+static void test_slow_stream_is_not_held_back(void)
+{
+    uint8_t *in = pattern(4096);
+    struct collector c = {malloc(4096), 0, 4096, 0, 0, NULL};
+    struct rz_error err;
+    struct handoff *h;
+    rz_error_clear(&err);
+    CHECK_EQ_INT(handoff_new(&h, collect, &c, &err), 0);
+    c.err = handoff_err(h);
+    usleep(50000);                          /* the consumer is idle */
+    CHECK_EQ_INT(handoff_push(h, in, 1000), 0);
+    usleep(50000);
+    CHECK_EQ_INT(handoff_push(h, in + 1000, 1), 0);   /* the next push */
+    size_t seen = 0;
+    for (int i = 0; i < 200 && seen < 1001; i++) {
+        usleep(10000);
+        seen = __atomic_load_n(&c.len, __ATOMIC_ACQUIRE);
+    }
+    CHECK_EQ_INT(seen, 1001);               /* before finish, a whole slot
+                                               short of 256 KiB */
+    CHECK_EQ_INT(handoff_push(h, in + 1001, 3095), 0);
+    CHECK_EQ_INT(handoff_finish(h), 0);
+    CHECK_EQ_INT(c.len, 4096);
+    CHECK(memcmp(c.buf, in, 4096) == 0);
+    handoff_free(h);
+    free(c.buf);
+    free(in);
+}
+
 int main(void)
 {
     RUN(test_windows_in_place);
@@ -356,5 +387,6 @@ int main(void)
     RUN(test_sized);
     RUN(test_chain_carries_stream_and_errors);
     RUN(test_stopping_upstream_reaches_chained_producer);
+    RUN(test_slow_stream_is_not_held_back);
     return check_summary();
 }

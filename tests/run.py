@@ -67,6 +67,16 @@ class Tally:
         print(line, flush=True)
 
 
+# A test that takes longer than this many seconds says so (RZUP_TEST_SLOW).
+SLOW = float(os.environ.get('RZUP_TEST_SLOW', '20'))
+
+
+def slow(t0, what=''):
+    took = time.monotonic() - t0
+    if took > SLOW:
+        print('  (slow%s: %.1f s)' % (' ' + what if what else '', took))
+
+
 def run_unit(tally, builddir, fixtures, pattern):
     env = dict(os.environ, RZ_FIXTURES=fixtures)
     for t in UNIT_TESTS:
@@ -76,7 +86,9 @@ def run_unit(tally, builddir, fixtures, pattern):
         if not os.path.exists(exe):
             tally.record(t, 'FAIL', 'not built')
             continue
+        t0 = time.monotonic()
         p = subprocess.run([exe], env=env, capture_output=True, text=True)
+        slow(t0, t)
         seen = 0
         for line in p.stdout.splitlines():
             status, _, name = line.partition(' ')
@@ -138,8 +150,7 @@ def run_integration(tally, builddir, binary, fixtures, pattern,
                 except Exception as e:  # noqa: BLE001 - report every failure
                     tb = traceback.format_exc(limit=4)
                     tally.record(name, 'FAIL', '%s\n%s' % (e, tb))
-                if time.monotonic() - t0 > 20:
-                    print('  (slow: %.1f s)' % (time.monotonic() - t0))
+                slow(t0, name)
     finally:
         ctx.close()
 

@@ -580,8 +580,8 @@ static void test_engines_agree_truncated_and_corrupted(void)
 #define SMALL_STREAM (64 * 1024)
 
 #ifdef RZ_HAVE_LZMA
-/* Preset 6, with its 8 MiB dictionary cut down to the data's size (4 KiB
- * at least): the decoder allocates the dictionary the header declares, and
+/* The preset's options, with its dictionary (8 MiB at preset 6) cut down
+ * to the data's size (4 KiB at least) when `fitted`: the decoder allocates the dictionary the header declares, and
  * the every-offset loops start thousands of decoders, which under ASan
  * means an 8 MiB mapping and its shadow each time (minutes in CI).  Data
  * over SMALL_STREAM, like test_every_backend_decodes' 600 KB, keeps the
@@ -708,10 +708,14 @@ static void zstd_make_window(struct buf *out, const uint8_t *data, size_t len,
  * reason lzma_options_for gives. */
 static void zstd_make(struct buf *out, const uint8_t *data, size_t len)
 {
+    if (len > SMALL_STREAM) {
+        zstd_make_window(out, data, len, 0);
+        return;
+    }
     int log = 10;   /* ZSTD_WINDOWLOG_MIN */
     while (((size_t)1 << log) < len)
         log++;
-    zstd_make_window(out, data, len, len > SMALL_STREAM ? 0 : log);
+    zstd_make_window(out, data, len, log);
 }
 #endif
 
